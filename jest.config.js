@@ -1,0 +1,16 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    // Type checking is `npm run type-check`'s job; tests only transpile.
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+  },
+  moduleNameMapper: {
+    // @jupiterone/integration-sdk-testing deep-imports this file, which Jest 29 still ships.
+    '^expect/build/(.*)$': '<rootDir>/node_modules/expect/build/$1',
+  },
+  setupFiles: ['<rootDir>/test/setup/env.ts'],
+  testTimeout: 60_000,
+};
