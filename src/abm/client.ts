@@ -1,0 +1,225 @@
+import {
+  IntegrationProviderAPIError,
+  IntegrationProviderAuthenticationError,
+} from '@jupiterone/integration-sdk-core';
+
+import { AbmConfig } from '../config';
+import { TokenProvider } from './auth';
+import { HttpOptions, HttpTransport, toProviderError, TransportLogger } from './http';
+import {
+  ListDocument,
+  MdmServer,
+  ORG_DEVICE_LIST_FIELDS,
+  OrgDevice,
+  ResourceIdentifier,
+} from './types';
+
+/** Apple's largest page. */
+export const PAGE_LIMIT = 1000;
+/** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
+const MAX_EMPTY_PAGES_IN_A_ROW = 50;
+
+export interface Page<T> {
+  /** 1-based position of this page in its walk. */
+  number: number;
+  items: T[];
+  /** Apple's count of all items in the walk, when it gives one. */
+  total?: number;
+}
+
+export interface AbmClientOptions {
+  config: AbmConfig;
+  http?: HttpOptions;
+  now?: () => number;
+}
+
+type Query = Record<string, string>;
+
+/**
+ * Typed access to the Apple Business Manager API. It knows nothing of the
+ * graph. One client serves a whole run, so all steps share its token and its
+ * pace. Every walk either yields every page or throws: it never ends early as
+ * if it had seen everything.
+ */
+export class AbmClient {
+  readonly transport: HttpTransport;
+  readonly auth: TokenProvider;
+  private readonly apiBaseUrl: string;
+  private logger?: TransportLogger;
+
+  constructor(options: AbmClientOptions) {
+    this.transport = new HttpTransport({
+      retryBudgetMs: options.config.retryBudgetMs,
+      ...options.http,
+      logger: {
+        debug: (f, m) => this.logger?.debug(f, m),
+        info: (f, m) => this.logger?.info(f, m),
+        warn: (f, m) => this.logger?.warn(f, m),
+      },
+      userAgent: 'graph-apple-business-manager',
+    });
+    this.auth = new TokenProvider({
+      config: options.config,
+      http: this.transport,
+      now: options.now,
+    });
+    this.apiBaseUrl = options.config.apiBaseUrl;
+  }
+
+  setLogger(logger: TransportLogger): void {
+    this.logger = logger;
+  }
+
+  /** Obtains an access token: proves the Client ID, Key ID, key and scope belong together. */
+  async verifyAuthentication(): Promise<void> {
+    await this.auth.getToken();
+  }
+
+  iterateOrgDevices(): AsyncGenerator<Page<OrgDevice>> {
+    return this.paginate<OrgDevice>('/orgDevices', {
+      'fields[orgDevices]': ORG_DEVICE_LIST_FIELDS.join(','),
+    });
+  }
+
+  /**
+   * MDM servers with every attribute the API has: no sparse fieldset, so
+   * attributes of newer API versions come along without being asked for.
+   */
+  iterateMdmServers(): AsyncGenerator<Page<MdmServer>> {
+    return this.paginate<MdmServer>('/mdmServers', {});
+  }
+
+  /** The serial numbers of the devices assigned to one MDM server. */
+  iterateServerDeviceIds(serverId: string): AsyncGenerator<Page<ResourceIdentifier<'orgDevices'>>> {
+    return this.paginate<ResourceIdentifier<'orgDevices'>>(
+      `/mdmServers/${encodeURIComponent(serverId)}/relationships/devices`,
+      {},
+    );
+  }
+
+  /**
+   * Walks a paged list. The next page is requested as soon as the current one
+   * arrives, so the network works while the caller converts. A failed page is
+   * retried from its own cursor; a cursor that comes back a second time ends
+   * the walk with an error instead of an endless loop.
+   */
+  async *paginate<T>(path: string, query: Query): AsyncGenerator<Page<T>> {
+    const endpoint = `GET /v1${path}`;
+    const seenCursors = new Set<string>();
+    let emptyInARow = 0;
+    let number = 1;
+    let pending: Promise<ListDocument<T>> | undefined = this.fetchPage<T>(endpoint, path, query);
+    try {
+      while (pending) {
+        const document: ListDocument<T> = await pending;
+        pending = undefined;
+        const cursor = nextCursorOf(document);
+        if (cursor !== undefined) {
+          if (seenCursors.has(cursor)) {
+            throw new IntegrationProviderAPIError({
+              endpoint,
+              status: 200,
+              statusText: `page ${number} returned a cursor that an earlier page already returned; stopping so the walk cannot loop forever. This is an Apple-side paging fault: try again later`,
+            });
+          }
+          seenCursors.add(cursor);
+          pending = this.fetchPage<T>(endpoint, path, { ...query, cursor });
+          // Handled later by the await above; this keeps an abandoned prefetch from crashing the process.
+          pending.catch(() => undefined);
+        }
+        emptyInARow = document.data.length === 0 ? emptyInARow + 1 : 0;
+        if (emptyInARow > MAX_EMPTY_PAGES_IN_A_ROW && pending) {
+          throw new IntegrationProviderAPIError({
+            endpoint,
+            status: 200,
+            statusText: `${emptyInARow} empty pages in a row, each with another cursor; stopping so the walk cannot go on forever`,
+          });
+        }
+        const total = document.meta?.paging?.total;
+        yield {
+          number,
+          items: document.data,
+          total: typeof total === 'number' && Number.isFinite(total) ? total : undefined,
+        };
+        number += 1;
+      }
+    } finally {
+      pending?.catch(() => undefined);
+    }
+  }
+
+  private async fetchPage<T>(
+    endpoint: string,
+    path: string,
+    query: Query,
+  ): Promise<ListDocument<T>> {
+    const json = await this.getJson(endpoint, path, { ...query, limit: String(PAGE_LIMIT) });
+    const document = json as ListDocument<T> | undefined;
+    if (!document || typeof document !== 'object' || !Array.isArray(document.data)) {
+      throw new IntegrationProviderAPIError({
+        endpoint,
+        status: 200,
+        statusText:
+          'the answer is not a JSON:API list (no "data" array); check that apiBaseUrl (API_BASE_URL) points at the Apple Business Manager API',
+      });
+    }
+    return document;
+  }
+
+  /** One authorized GET; a 401 renews the token once, since Apple may revoke one early. */
+  async getJson(endpoint: string, path: string, query: Query = {}): Promise<unknown> {
+    const url = `${this.apiBaseUrl}/v1${path}${toQueryString(query)}`;
+    let renewed = false;
+    for (;;) {
+      const token = await this.auth.getToken();
+      const response = await this.transport.request({
+        endpoint,
+        url,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (response.status >= 200 && response.status < 300) return response.json;
+      if (response.status === 401 && !renewed) {
+        renewed = true;
+        this.auth.invalidate(token);
+        continue;
+      }
+      if (response.status === 401) {
+        throw new IntegrationProviderAuthenticationError({
+          endpoint,
+          status: 401,
+          statusText: `${toProviderError({ endpoint }, response).statusText}. A freshly issued access token was refused too: check that the API account is still active in Apple Business Manager`,
+        });
+      }
+      throw toProviderError({ endpoint }, response, hintFor(response.status));
+    }
+  }
+}
+
+function hintFor(status: number): string | undefined {
+  if (status === 403) {
+    return 'The API account lacks the privilege for this resource: check its role in Apple Business Manager (Preferences > API)';
+  }
+  if (status === 404) return 'Check that apiBaseUrl (API_BASE_URL) is right';
+  return undefined;
+}
+
+function nextCursorOf(document: ListDocument<unknown>): string | undefined {
+  const cursor = document.meta?.paging?.nextCursor;
+  if (typeof cursor === 'string' && cursor.length > 0) return cursor;
+  // Some answers carry the cursor only in links.next; its host cannot be trusted, its cursor can.
+  const next = document.links?.next;
+  if (typeof next === 'string' && next.length > 0) {
+    try {
+      const fromLink = new URL(next, 'https://placeholder.invalid').searchParams.get('cursor');
+      if (fromLink) return fromLink;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function toQueryString(query: Query): string {
+  const params = new URLSearchParams(query).toString();
+  return params ? `?${params}` : '';
+}

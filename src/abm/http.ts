@@ -1,0 +1,359 @@
+import http from 'http';
+import https from 'https';
+import nodeFetch, { RequestInit, Response } from 'node-fetch';
+import {
+  IntegrationError,
+  IntegrationProviderAPIError,
+  IntegrationProviderAuthenticationError,
+  IntegrationProviderAuthorizationError,
+} from '@jupiterone/integration-sdk-core';
+
+import { Pacer } from './pacer';
+import { AppleErrorBody } from './types';
+import { redactSecrets } from './redact';
+
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** The part of the SDK's logger the transport uses. */
+export interface TransportLogger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface HttpOptions {
+  fetch?: FetchLike;
+  /** Most requests in flight at once; Apple has reset connections above about 4. */
+  maxInFlight?: number;
+  /** One attempt, from sending to the last byte of the body. */
+  requestTimeoutMs?: number;
+  /** Attempts per request, the first included. */
+  maxAttempts?: number;
+  /** Most time one request may spend waiting between its attempts. */
+  maxRequestRetryWaitMs?: number;
+  /** Most time the whole run may spend waiting to retry, over all requests. */
+  retryBudgetMs?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  logger?: TransportLogger;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  userAgent?: string;
+}
+
+export interface HttpRequest {
+  /** A label for logs and errors, such as `GET /v1/orgDevices`. */
+  endpoint: string;
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** The parsed JSON body, or undefined when the body was empty or not JSON. */
+  json: unknown;
+  /** The raw body text, for error messages (secrets redacted before use). */
+  text: string;
+  headers: { get(name: string): string | null };
+}
+
+export interface TransportStats {
+  requests: number;
+  retries: number;
+  throttled: number;
+  retryWaitMs: number;
+}
+
+const DEFAULTS = {
+  maxInFlight: 4,
+  requestTimeoutMs: 60_000,
+  maxAttempts: 8,
+  maxRequestRetryWaitMs: 5 * 60_000,
+  retryBudgetMs: 30 * 60_000,
+  baseBackoffMs: 1_000,
+  maxBackoffMs: 30_000,
+};
+
+/** A failed attempt that may succeed if tried again. */
+class TransientFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number | 'network',
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Parses `Retry-After`: delay-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** Apple's error code and detail from an error body, or a short excerpt of whatever came back. */
+export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>): string {
+  const body = response.json as AppleErrorBody | undefined;
+  const first = body && Array.isArray(body.errors) ? body.errors[0] : undefined;
+  if (first && typeof first === 'object') {
+    const parts = [first.code, first.detail ?? first.title].filter(
+      (p): p is string => typeof p === 'string' && p.length > 0,
+    );
+    if (parts.length > 0) return redactSecrets(parts.join(': '));
+  }
+  if (body && typeof body.error === 'string') {
+    const description =
+      typeof body.error_description === 'string' ? `: ${body.error_description}` : '';
+    return redactSecrets(`${body.error}${description}`);
+  }
+  const text = response.text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (!text) return 'empty response body';
+  return redactSecrets(text.length > 200 ? `${text.slice(0, 200)}...` : text);
+}
+
+/**
+ * Maps a final, non-successful API response to the SDK's error classes, with
+ * the endpoint, the status and Apple's error code and detail.
+ */
+export function toProviderError(
+  request: Pick<HttpRequest, 'endpoint'>,
+  response: Pick<HttpResponse, 'status' | 'json' | 'text'>,
+  hint?: string,
+): IntegrationProviderAPIError {
+  const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
+  const options = { endpoint: request.endpoint, status: response.status, statusText };
+  if (response.status === 401) return new IntegrationProviderAuthenticationError(options);
+  if (response.status === 403) return new IntegrationProviderAuthorizationError(options);
+  return new IntegrationProviderAPIError(options);
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status <= 599);
+}
+
+/**
+ * Sends one logical request: paced, at most `maxInFlight` at once, each
+ * attempt under a timeout, retried with exponential backoff and jitter on
+ * 5xx, 408, network errors and unreadable bodies, and after `Retry-After` on
+ * 429, all within a per-request and a per-run retry budget. Statuses that
+ * retrying cannot fix are returned to the caller, which knows what they mean.
+ */
+export class HttpTransport {
+  readonly stats: TransportStats = { requests: 0, retries: 0, throttled: 0, retryWaitMs: 0 };
+  private readonly options: Required<Omit<HttpOptions, 'logger' | 'userAgent'>> &
+    Pick<HttpOptions, 'logger' | 'userAgent'>;
+  private readonly pacer: Pacer;
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+  private retryBudgetLeftMs: number;
+
+  constructor(options: HttpOptions = {}) {
+    const maxInFlight = options.maxInFlight ?? DEFAULTS.maxInFlight;
+    this.options = {
+      fetch: options.fetch ?? (nodeFetch as unknown as FetchLike),
+      maxInFlight,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      maxAttempts: options.maxAttempts ?? DEFAULTS.maxAttempts,
+      maxRequestRetryWaitMs: options.maxRequestRetryWaitMs ?? DEFAULTS.maxRequestRetryWaitMs,
+      retryBudgetMs: options.retryBudgetMs ?? DEFAULTS.retryBudgetMs,
+      baseBackoffMs: options.baseBackoffMs ?? DEFAULTS.baseBackoffMs,
+      maxBackoffMs: options.maxBackoffMs ?? DEFAULTS.maxBackoffMs,
+      now: options.now ?? Date.now,
+      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      random: options.random ?? Math.random,
+      logger: options.logger,
+      userAgent: options.userAgent,
+    };
+    this.retryBudgetLeftMs = this.options.retryBudgetMs;
+    this.pacer = new Pacer({ now: this.options.now, sleep: this.options.sleep });
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: maxInFlight });
+  }
+
+  /** The learned spacing between requests, 0 while no 429 has been seen. */
+  get paceIntervalMs(): number {
+    return this.pacer.currentIntervalMs;
+  }
+
+  destroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  async request(request: HttpRequest): Promise<HttpResponse> {
+    let waitedMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      let failure: TransientFailure;
+      try {
+        const response = await this.attempt(request);
+        this.pacer.onSuccess();
+        return response;
+      } catch (err) {
+        if (!(err instanceof TransientFailure)) throw err;
+        failure = err;
+      }
+
+      const delay = this.retryDelay(attempt, failure);
+      const reason = `${failure.message} (attempt ${attempt} of ${this.options.maxAttempts})`;
+      if (attempt >= this.options.maxAttempts) {
+        throw this.giveUp(request, failure, `gave up after ${attempt} attempts`);
+      }
+      if (waitedMs + delay > this.options.maxRequestRetryWaitMs) {
+        throw this.giveUp(
+          request,
+          failure,
+          `gave up: retrying would wait longer than the per-request limit of ${Math.round(this.options.maxRequestRetryWaitMs / 1000)} s`,
+        );
+      }
+      if (delay > this.retryBudgetLeftMs) {
+        throw this.giveUp(
+          request,
+          failure,
+          `gave up: the run's retry budget (retryBudgetSeconds = ${Math.round(this.options.retryBudgetMs / 1000)} s) is spent`,
+        );
+      }
+      this.retryBudgetLeftMs -= delay;
+      waitedMs += delay;
+      this.stats.retries += 1;
+      this.stats.retryWaitMs += delay;
+      this.options.logger?.[failure.status === 429 ? 'debug' : 'warn'](
+        { endpoint: request.endpoint, status: failure.status, attempt, delayMs: delay },
+        `Retrying ${request.endpoint} in ${delay} ms: ${reason}`,
+      );
+      await this.options.sleep(delay);
+    }
+  }
+
+  private retryDelay(attempt: number, failure: TransientFailure): number {
+    if (failure.retryAfterMs !== undefined) return failure.retryAfterMs;
+    const exponential = Math.min(
+      this.options.maxBackoffMs,
+      this.options.baseBackoffMs * 2 ** (attempt - 1),
+    );
+    // Full jitter keeps retries from several requests from arriving together.
+    return Math.round(exponential / 2 + (this.options.random() * exponential) / 2);
+  }
+
+  private giveUp(
+    request: HttpRequest,
+    failure: TransientFailure,
+    why: string,
+  ): IntegrationProviderAPIError {
+    return new IntegrationProviderAPIError({
+      endpoint: request.endpoint,
+      status: failure.status === 'network' ? 'NETWORK_ERROR' : failure.status,
+      statusText: `${failure.message}; ${why}. Apple may be having trouble; the next run will try again.`,
+    });
+  }
+
+  private async slot(): Promise<() => void> {
+    while (this.inFlight >= this.options.maxInFlight) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.inFlight += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inFlight -= 1;
+      this.waiting.shift()?.();
+    };
+  }
+
+  private async attempt(request: HttpRequest): Promise<HttpResponse> {
+    const release = await this.slot();
+    try {
+      await this.pacer.acquire();
+      this.stats.requests += 1;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.options.requestTimeoutMs);
+      const began = this.options.now();
+      let status: number;
+      let text: string;
+      let headers: HttpResponse['headers'];
+      try {
+        const response = await this.options.fetch(request.url, {
+          method: request.method ?? 'GET',
+          headers: {
+            accept: 'application/json',
+            ...(this.options.userAgent ? { 'user-agent': this.options.userAgent } : {}),
+            ...request.headers,
+          },
+          body: request.body,
+          agent: (url: URL) => (url.protocol === 'http:' ? this.httpAgent : this.httpsAgent),
+          signal: controller.signal as RequestInit['signal'],
+        });
+        status = response.status;
+        headers = response.headers;
+        text = await response.text();
+      } catch (err) {
+        const aborted = controller.signal.aborted;
+        throw new TransientFailure(
+          aborted
+            ? `no complete answer within ${this.options.requestTimeoutMs} ms`
+            : `network error: ${redactSecrets(errorMessage(err))}`,
+          'network',
+        );
+      } finally {
+        clearTimeout(timer);
+      }
+      this.options.logger?.debug(
+        { endpoint: request.endpoint, status, durationMs: this.options.now() - began },
+        `${request.endpoint} answered ${status}`,
+      );
+
+      if (status === 429) {
+        this.stats.throttled += 1;
+        const retryAfterMs = parseRetryAfter(headers.get('retry-after'), this.options.now());
+        this.pacer.onThrottled(retryAfterMs ?? this.options.baseBackoffMs);
+        throw new TransientFailure('429 rate limited', 429, retryAfterMs);
+      }
+
+      const json = parseJson(text);
+      if (isRetryableStatus(status)) {
+        throw new TransientFailure(
+          `${status} ${describeErrorBody({ json, text })}`,
+          status,
+          parseRetryAfter(headers.get('retry-after'), this.options.now()),
+        );
+      }
+      if (status >= 200 && status < 300 && text.length > 0 && json === undefined) {
+        const kind = /^\s*</.test(text) ? 'an HTML page' : 'unreadable (truncated?) JSON';
+        throw new TransientFailure(`${status} with ${kind} instead of JSON`, status);
+      }
+      return { status, json, text, headers };
+    } finally {
+      release();
+    }
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text.length === 0) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export function isIntegrationError(err: unknown): err is IntegrationError {
+  return err instanceof IntegrationError;
+}

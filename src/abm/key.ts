@@ -1,0 +1,112 @@
+import { createPrivateKey, KeyObject } from 'crypto';
+import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * Turns whatever an administrator pasted into the private key field into the
+ * PEM text it stands for: surrounding quotes and whitespace go, literal `\n`
+ * sequences (one-line environment variables) and CRLF line ends become newlines.
+ */
+export function normalizePem(value: string): string {
+  let text = value.trim();
+  const quoted = /^(['"])([\s\S]*)\1$/.exec(text);
+  if (quoted) text = quoted[2].trim();
+  return text
+    .replace(/\\r\\n|\\n|\\r/g, '\n')
+    .replace(/\r\n?/g, '\n')
+    .trim();
+}
+
+function invalid(field: string, problem: string): IntegrationValidationError {
+  return new IntegrationValidationError(
+    `${field} ${problem} Paste the whole .pem file downloaded for this API account in Apple Business Manager (Preferences > API), from -----BEGIN to -----END. If it is lost, generate a new key there.`,
+  );
+}
+
+function refuseLabel(field: string, label: string, body: string): void {
+  if (label.includes('ENCRYPTED') || /Proc-Type:\s*4,ENCRYPTED/.test(body)) {
+    throw invalid(
+      field,
+      'is an encrypted (password-protected) key; the integration needs the unencrypted key Apple issued.',
+    );
+  }
+  if (label.includes('CERTIFICATE')) {
+    throw invalid(field, 'is a certificate, not a private key.');
+  }
+  if (label.includes('PUBLIC KEY')) {
+    throw invalid(field, 'is a public key; the integration needs the private key.');
+  }
+  if (label === 'RSA PRIVATE KEY') {
+    throw invalid(field, 'is an RSA key; Apple Business Manager API keys are EC P-256 keys.');
+  }
+  if (label === 'OPENSSH PRIVATE KEY') {
+    throw invalid(field, 'is an OpenSSH key; Apple Business Manager API keys are EC P-256 keys.');
+  }
+}
+
+function parseDer(der: Buffer): KeyObject | undefined {
+  // The label is not trustworthy (Apple's downloads have swapped them), so try both encodings.
+  for (const type of ['pkcs8', 'sec1'] as const) {
+    try {
+      return createPrivateKey({ key: der, format: 'der', type });
+    } catch {
+      // try the next encoding
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Loads the API account's private key from any of the PEM variants seen in the
+ * wild (SEC1, PKCS#8, swapped labels, an `EC PARAMETERS` block in front) and
+ * checks that it is an EC P-256 key. Error messages describe the problem and
+ * never contain key material.
+ */
+export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)'): KeyObject {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw invalid(field, 'is missing.');
+  }
+  const pem = normalizePem(value);
+  const blocks = [...pem.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1], body: m[2] }));
+  if (blocks.length === 0) {
+    if (pem.includes('-----BEGIN')) {
+      throw invalid(field, 'is truncated: it has a -----BEGIN line but no matching -----END line.');
+    }
+    throw invalid(field, 'does not contain a PEM key (no -----BEGIN ... ----- line).');
+  }
+  const candidates = blocks.filter((b) => b.label !== 'EC PARAMETERS');
+  if (candidates.length === 0) {
+    throw invalid(field, 'holds only EC PARAMETERS, not the private key itself.');
+  }
+  for (const block of candidates) refuseLabel(field, block.label, block.body);
+  const keyBlock = candidates.find(
+    (b) => b.label === 'EC PRIVATE KEY' || b.label === 'PRIVATE KEY',
+  );
+  if (!keyBlock) {
+    throw invalid(field, `holds a "${candidates[0].label}" block, not a private key.`);
+  }
+  const base64 = keyBlock.body.replace(/\s+/g, '');
+  if (!BASE64_BODY.test(base64) || base64.length % 4 !== 0) {
+    throw invalid(field, 'is damaged: the text between the BEGIN and END lines is not base64.');
+  }
+  const key = parseDer(Buffer.from(base64, 'base64'));
+  if (!key) {
+    throw invalid(field, 'could not be read as a private key: it looks truncated or corrupted.');
+  }
+  if (key.asymmetricKeyType !== 'ec') {
+    throw invalid(
+      field,
+      `is an ${String(key.asymmetricKeyType).toUpperCase()} key; Apple Business Manager API keys are EC P-256 keys.`,
+    );
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (curve !== 'prime256v1') {
+    throw invalid(
+      field,
+      `is an EC key on curve ${curve ?? 'unknown'}; expected P-256 (prime256v1).`,
+    );
+  }
+  return key;
+}

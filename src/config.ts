@@ -1,0 +1,223 @@
+import { KeyObject } from 'crypto';
+import {
+  IntegrationInstanceConfig,
+  IntegrationInstanceConfigFieldMap,
+  IntegrationValidationError,
+} from '@jupiterone/integration-sdk-core';
+
+import { loadPrivateKey } from './abm/key';
+
+/**
+ * The instance configuration, as entered in the integrations UI or loaded from
+ * the environment (`clientId` <- `CLIENT_ID`, ...). Field names are part of the
+ * project's contract: other tools depend on them.
+ */
+export interface IntegrationConfig extends IntegrationInstanceConfig {
+  clientId: string;
+  keyId: string;
+  privateKey: string;
+  apiBaseUrl?: string;
+  tokenUrl?: string;
+  /** Optional organization details: the ABM API has no endpoint that returns them. */
+  organizationName?: string;
+  organizationId?: string;
+  organizationEmail?: string;
+  organizationPhone?: string;
+  organizationAddress?: string;
+  adminId?: string;
+  /** Upper bound, in seconds, on the time one run may spend waiting to retry. */
+  retryBudgetSeconds?: string;
+}
+
+export const instanceConfigFields: IntegrationInstanceConfigFieldMap<IntegrationConfig> = {
+  clientId: { type: 'string' },
+  keyId: { type: 'string' },
+  privateKey: { type: 'string', mask: true },
+  apiBaseUrl: { type: 'string', optional: true },
+  tokenUrl: { type: 'string', optional: true },
+  organizationName: { type: 'string', optional: true },
+  organizationId: { type: 'string', optional: true },
+  organizationEmail: { type: 'string', optional: true },
+  organizationPhone: { type: 'string', optional: true },
+  organizationAddress: { type: 'string', optional: true },
+  adminId: { type: 'string', optional: true },
+  retryBudgetSeconds: { type: 'string', optional: true },
+};
+
+export type AccountKind = 'business' | 'school';
+
+export interface OrganizationDetails {
+  name?: string;
+  id?: string;
+  email?: string;
+  phone?: string;
+  address?: string;
+  adminId?: string;
+}
+
+/** The configuration after parsing: every value checked, every default applied. */
+export interface AbmConfig {
+  clientId: string;
+  keyId: string;
+  privateKey: KeyObject;
+  kind: AccountKind;
+  scope: 'business.api' | 'school.api';
+  /** API origin without `/v1` and without a trailing slash. */
+  apiBaseUrl: string;
+  tokenUrl: string;
+  organization: OrganizationDetails;
+  retryBudgetMs: number;
+}
+
+export const DEFAULT_TOKEN_URL = 'https://account.apple.com/auth/oauth2/token';
+export const DEFAULT_RETRY_BUDGET_SECONDS = 1800;
+
+const ACCOUNT_KINDS: Record<string, { kind: AccountKind; scope: AbmConfig['scope']; api: string }> =
+  {
+    BUSINESSAPI: { kind: 'business', scope: 'business.api', api: 'https://api-business.apple.com' },
+    SCHOOLAPI: { kind: 'school', scope: 'school.api', api: 'https://api-school.apple.com' },
+  };
+
+const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+const CLIENT_ID_PATTERN = new RegExp(`^(BUSINESSAPI|SCHOOLAPI)\\.${UUID}$`);
+const KEY_ID_PATTERN = new RegExp(`^${UUID}$`);
+
+const FIELD_ENV: Record<keyof IntegrationConfig & string, string> = {
+  clientId: 'CLIENT_ID',
+  keyId: 'KEY_ID',
+  privateKey: 'PRIVATE_KEY',
+  apiBaseUrl: 'API_BASE_URL',
+  tokenUrl: 'TOKEN_URL',
+  organizationName: 'ORGANIZATION_NAME',
+  organizationId: 'ORGANIZATION_ID',
+  organizationEmail: 'ORGANIZATION_EMAIL',
+  organizationPhone: 'ORGANIZATION_PHONE',
+  organizationAddress: 'ORGANIZATION_ADDRESS',
+  adminId: 'ADMIN_ID',
+  retryBudgetSeconds: 'RETRY_BUDGET_SECONDS',
+};
+
+function describeField(field: keyof IntegrationConfig & string): string {
+  return `${field} (${FIELD_ENV[field]})`;
+}
+
+function cleanString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const text = String(value).trim();
+  return text === '' ? undefined : text;
+}
+
+function required(config: Partial<IntegrationConfig>, field: 'clientId' | 'keyId'): string {
+  const value = cleanString(config[field]);
+  if (!value) {
+    throw new IntegrationValidationError(
+      `Missing ${describeField(field)}: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
+    );
+  }
+  return stripQuotes(value);
+}
+
+function stripQuotes(value: string): string {
+  const match = /^(['"])(.*)\1$/s.exec(value);
+  return match ? match[2].trim() : value;
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1']);
+
+function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+/** Parses an override URL: https, or http on a loopback host only (the sandbox, a local proxy). */
+function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new IntegrationValidationError(
+      `${describeField(field)} is not a valid URL: "${value}". Expected an absolute URL such as https://api-business.apple.com.`,
+    );
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
+  if (url.protocol === 'http:') {
+    throw new IntegrationValidationError(
+      `${describeField(field)} must use https: "${value}" would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
+    );
+  }
+  throw new IntegrationValidationError(
+    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in "${value}".`,
+  );
+}
+
+function parseApiBaseUrl(value: string): string {
+  const url = parseUrl('apiBaseUrl', value);
+  if (url.search || url.hash) {
+    throw new IntegrationValidationError(
+      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got "${value}".`,
+    );
+  }
+  // The contract says "without /v1"; accept it anyway since it is the obvious thing to paste.
+  const path = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  return `${url.origin}${path}`;
+}
+
+function parseRetryBudget(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new IntegrationValidationError(
+      `${describeField('retryBudgetSeconds')} must be a positive number of seconds, got "${value}".`,
+    );
+  }
+  return seconds * 1000;
+}
+
+/**
+ * Checks every field and applies defaults. Throws `IntegrationValidationError`
+ * with a message naming the field, the problem and what to check; never echoes
+ * the private key.
+ */
+export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
+  const clientId = required(config, 'clientId');
+  const match = CLIENT_ID_PATTERN.exec(clientId);
+  if (!match) {
+    throw new IntegrationValidationError(
+      `${describeField('clientId')} "${clientId}" is not an Apple Business Manager or Apple School Manager Client ID. Expected BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>, as shown on the API account's page.`,
+    );
+  }
+  const account = ACCOUNT_KINDS[match[1]];
+
+  const keyId = required(config, 'keyId');
+  if (!KEY_ID_PATTERN.test(keyId)) {
+    throw new IntegrationValidationError(
+      `${describeField('keyId')} "${keyId}" is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.`,
+    );
+  }
+
+  const privateKey = loadPrivateKey(config.privateKey, describeField('privateKey'));
+
+  const apiBaseUrlText = cleanString(config.apiBaseUrl);
+  const tokenUrlText = cleanString(config.tokenUrl);
+
+  return {
+    clientId,
+    keyId,
+    privateKey,
+    kind: account.kind,
+    scope: account.scope,
+    apiBaseUrl: apiBaseUrlText ? parseApiBaseUrl(stripQuotes(apiBaseUrlText)) : account.api,
+    tokenUrl: tokenUrlText
+      ? parseUrl('tokenUrl', stripQuotes(tokenUrlText)).toString()
+      : DEFAULT_TOKEN_URL,
+    organization: {
+      name: cleanString(config.organizationName),
+      id: cleanString(config.organizationId),
+      email: cleanString(config.organizationEmail),
+      phone: cleanString(config.organizationPhone),
+      address: cleanString(config.organizationAddress),
+      adminId: cleanString(config.adminId),
+    },
+    retryBudgetMs: parseRetryBudget(cleanString(config.retryBudgetSeconds)),
+  };
+}

@@ -1,0 +1,117 @@
+import {
+  IntegrationLogger,
+  IntegrationProviderAPIError,
+  IntegrationStep,
+  JobState,
+  Relationship,
+} from '@jupiterone/integration-sdk-core';
+
+import { AbmClient } from '../../abm/client';
+import { IntegrationConfig } from '../../config';
+import { getRun } from '../../run';
+import { hasRelationship } from '../convert';
+import { DataKeys, deviceKey, Entities, Relationships, Steps } from '../constants';
+import { MdmServerSummary } from '../mdm-servers/converter';
+import { SkipTally } from '../tally';
+import { isRecord, readString } from '../values';
+
+export const UNKNOWN_DEVICE_REASON =
+  'assignments to devices that are not in the device list (no relationship created)';
+
+/**
+ * Links each MDM server to the devices assigned to it, from the servers'
+ * device id lists: one short walk per server instead of one call per device.
+ * The walks run side by side; the client keeps them within its in-flight cap.
+ */
+export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
+  id: Steps.DEVICE_ASSIGNMENTS,
+  name: 'Build MDM Server Device Relationships',
+  entities: [],
+  relationships: [Relationships.MDM_SERVER_HAS_DEVICE],
+  dependsOn: [Steps.MDM_SERVERS, Steps.DEVICES],
+  async executionHandler(context) {
+    const { jobState, logger } = context;
+    const client = getRun(context).getClient(logger);
+    const servers = (await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS)) ?? [];
+    const skipped = new SkipTally();
+
+    const results = await Promise.allSettled(
+      servers.map((server) => linkServerDevices(client, jobState, logger, server, skipped)),
+    );
+    skipped.report(logger, 'MDM server assignments');
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failures.length > 0) {
+      // Every other server's walk has finished by now; report the first failure, count the rest.
+      const more = failures.length > 1 ? ` (${failures.length - 1} more servers failed too)` : '';
+      logger.warn({ failedServers: failures.length }, `Device assignments incomplete${more}.`);
+      throw failures[0].reason;
+    }
+
+    const assignments = results.reduce(
+      (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
+      0,
+    );
+    const devices = (await jobState.getData<number>(DataKeys.DEVICE_COUNT)) ?? 0;
+    logger.info(
+      { organizations: 1, mdmServers: servers.length, devices, assignments },
+      `Collection summary: 1 organization, ${servers.length} MDM servers, ${devices} devices, ${assignments} device assignments.`,
+    );
+  },
+};
+
+async function linkServerDevices(
+  client: AbmClient,
+  jobState: JobState,
+  logger: IntegrationLogger,
+  server: MdmServerSummary,
+  skipped: SkipTally,
+): Promise<number> {
+  let linked = 0;
+  try {
+    for await (const page of client.iterateServerDeviceIds(server.id)) {
+      const relationships: Relationship[] = [];
+      const keysInPage = new Set<string>();
+      for (const item of page.items) {
+        const serial = isRecord(item) ? readString(item.id) : undefined;
+        if (!serial) {
+          skipped.add('device ids that are missing or not strings');
+          continue;
+        }
+        const toKey = deviceKey(serial);
+        if (!(await jobState.hasKey(toKey))) {
+          skipped.add(UNKNOWN_DEVICE_REASON, serial);
+          continue;
+        }
+        const relationship = hasRelationship(
+          Entities.MDM_SERVER._type,
+          server.key,
+          Entities.DEVICE._type,
+          toKey,
+        );
+        if (keysInPage.has(relationship._key) || (await jobState.hasKey(relationship._key))) {
+          skipped.add('device ids listed more than once for the same server', serial);
+          continue;
+        }
+        keysInPage.add(relationship._key);
+        relationships.push(relationship);
+      }
+      await jobState.addRelationships(relationships);
+      linked += relationships.length;
+    }
+  } catch (err) {
+    // A deleted server may no longer have a device list; that is an empty list, not a failure.
+    if (
+      server.status === 'DELETED' &&
+      err instanceof IntegrationProviderAPIError &&
+      err.status === 404
+    ) {
+      logger.info(
+        { serverId: server.id },
+        `MDM server ${server.name} is deleted and has no device list.`,
+      );
+      return linked;
+    }
+    throw err;
+  }
+  return linked;
+}

@@ -1,0 +1,167 @@
+import { createIntegrationEntity } from '@jupiterone/integration-sdk-core';
+
+import { Conversion, rawSource, shorten } from '../convert';
+import { deviceKey, Entities } from '../constants';
+import {
+  compact,
+  extraProperties,
+  isRecord,
+  readBoolean,
+  readString,
+  readStringArray,
+  readStringOrStrings,
+  readTime,
+} from '../values';
+
+/** Attributes this converter maps by name; anything else is carried over by `extraProperties`. */
+const KNOWN_ATTRIBUTES = new Set([
+  'serialNumber',
+  'addedToOrgDateTime',
+  'updatedDateTime',
+  'releasedFromOrgDateTime',
+  'deviceModel',
+  'productFamily',
+  'productType',
+  'deviceCapacity',
+  'partNumber',
+  'orderNumber',
+  'orderDateTime',
+  'color',
+  'status',
+  'imei',
+  'meid',
+  'eid',
+  'wifiMacAddress',
+  'bluetoothMacAddress',
+  'ethernetMacAddress',
+  'purchaseSourceType',
+  'purchaseSourceId',
+  'purchaseSourceUid',
+  'isMdmMigrationCapable',
+  'mdmMigrationStatus',
+  'mdmMigrationDeadlineDateTime',
+]);
+
+/** Printable ASCII without spaces: what a serial number (and so a `_key`) can hold. */
+const SERIAL_NUMBER = /^[\x21-\x7E]{1,64}$/;
+
+const FAMILY_CATEGORY: Record<string, string> = {
+  Mac: 'endpoint',
+  iPhone: 'mobile',
+  iPad: 'mobile',
+  Watch: 'mobile',
+  Vision: 'mobile',
+  AppleTV: 'other',
+};
+
+const FAMILY_PLATFORM: Record<string, string> = {
+  Mac: 'darwin',
+  iPhone: 'ios',
+  iPad: 'ios',
+  Watch: 'other',
+  Vision: 'other',
+  AppleTV: 'other',
+};
+
+/**
+ * The Device class allows a fixed set of statuses. Apple's ASSIGNED and
+ * UNASSIGNED (to an MDM server) map onto `assigned` and `ready`; a device
+ * released from the organization is `decommissioned`. Apple's raw value stays
+ * in `assignmentStatus`.
+ */
+export function deviceStatus(assignmentStatus: string | undefined, releasedOn: number | undefined) {
+  if (releasedOn !== undefined) return 'decommissioned';
+  if (assignmentStatus === 'ASSIGNED') return 'assigned';
+  if (assignmentStatus === 'UNASSIGNED') return 'ready';
+  return assignmentStatus === undefined ? 'unknown' : 'other';
+}
+
+function macAddresses(...values: Array<string | string[] | undefined>): string[] | undefined {
+  const all = values.flat().filter((v): v is string => v !== undefined);
+  const normalized = [...new Set(all.map((v) => v.toLowerCase()))];
+  return normalized.length > 0 ? normalized : undefined;
+}
+
+/**
+ * Converts one `orgDevices` resource. Total: any input gives an entity or a
+ * reason to skip it, never an exception.
+ */
+export function convertOrgDevice(resource: unknown): Conversion {
+  if (!isRecord(resource)) return { skipped: 'the device record is not an object' };
+  const attributes = isRecord(resource.attributes) ? resource.attributes : {};
+  const serial = readString(attributes.serialNumber) ?? readString(resource.id);
+  if (!serial) return { skipped: 'the device has no serial number' };
+  if (!SERIAL_NUMBER.test(serial)) {
+    return { skipped: 'the device serial number is not printable ASCII of at most 64 characters' };
+  }
+
+  const family = readString(attributes.productFamily);
+  const model = readString(attributes.deviceModel);
+  const productType = readString(attributes.productType);
+  const assignmentStatus = readString(attributes.status);
+  const releasedFromOrgOn = readTime(attributes.releasedFromOrgDateTime);
+  const wifiMacAddress = readStringOrStrings(attributes.wifiMacAddress);
+  const bluetoothMacAddress = readStringOrStrings(attributes.bluetoothMacAddress);
+  const ethernetMacAddress = readStringArray(attributes.ethernetMacAddress);
+
+  const properties = compact({
+    id: serial,
+    name: serial,
+    displayName: model ? `${model} (${serial})` : serial,
+    category: (family && FAMILY_CATEGORY[family]) ?? null,
+    make: 'Apple',
+    model: model ?? null,
+    serial,
+    deviceId: serial,
+    lastSeenOn: null,
+    hardwareVendor: 'Apple',
+    hardwareModel: productType,
+    hardwareSerial: serial,
+    platform: family ? FAMILY_PLATFORM[family] : undefined,
+    status: deviceStatus(assignmentStatus, releasedFromOrgOn),
+    assignmentStatus,
+    active: releasedFromOrgOn === undefined ? undefined : false,
+    deviceFamily: family,
+    productType,
+    deviceCapacity: readString(attributes.deviceCapacity),
+    color: readString(attributes.color),
+    partNumber: readString(attributes.partNumber),
+    orderNumber: readString(attributes.orderNumber),
+    orderedOn: readTime(attributes.orderDateTime),
+    addedToOrgOn: readTime(attributes.addedToOrgDateTime),
+    updatedOn: readTime(attributes.updatedDateTime),
+    releasedFromOrgOn,
+    purchaseSourceType: readString(attributes.purchaseSourceType),
+    purchaseSourceId:
+      readString(attributes.purchaseSourceId) ?? readString(attributes.purchaseSourceUid),
+    imei: readStringArray(attributes.imei),
+    meid: readStringArray(attributes.meid),
+    eid: readString(attributes.eid),
+    wifiMacAddress,
+    bluetoothMacAddress,
+    ethernetMacAddress,
+    macAddress: macAddresses(wifiMacAddress, ethernetMacAddress),
+    isMdmMigrationCapable: readBoolean(attributes.isMdmMigrationCapable),
+    mdmMigrationStatus: readString(attributes.mdmMigrationStatus),
+    mdmMigrationDeadlineOn: readTime(attributes.mdmMigrationDeadlineDateTime),
+  });
+  const extras = extraProperties(attributes, KNOWN_ATTRIBUTES, new Set(Object.keys(properties)));
+
+  try {
+    const entity = createIntegrationEntity({
+      entityData: {
+        source: rawSource(resource),
+        assign: {
+          ...extras,
+          ...properties,
+          _key: deviceKey(serial),
+          _type: Entities.DEVICE._type,
+          _class: Entities.DEVICE._class,
+        },
+      },
+    });
+    return { entity };
+  } catch (err) {
+    return { skipped: `the device does not fit the Device schema: ${shorten(err)}` };
+  }
+}

@@ -1,0 +1,86 @@
+import { createIntegrationEntity } from '@jupiterone/integration-sdk-core';
+
+import { Entities, mdmServerKey } from '../constants';
+import { Conversion, rawSource, shorten } from '../convert';
+import {
+  compact,
+  extraProperties,
+  isRecord,
+  readBoolean,
+  readNumber,
+  readString,
+  readStringArray,
+  readTime,
+} from '../values';
+
+const KNOWN_ATTRIBUTES = new Set([
+  'serverName',
+  'serverType',
+  'createdDateTime',
+  'updatedDateTime',
+  'status',
+  'defaultProductFamilies',
+  'deviceCount',
+  'enableMdmDisownFlag',
+  'lastConnectedDateTime',
+  'lastConnectedIp',
+]);
+
+/** Characters an MDM server id may hold (Apple's are 32 upper-case hex characters). */
+const SERVER_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** What a converted MDM server contributes to later steps. */
+export interface MdmServerSummary {
+  id: string;
+  key: string;
+  name: string;
+  status?: string;
+}
+
+/** Converts one `mdmServers` resource; total, like the device converter. */
+export function convertMdmServer(resource: unknown): Conversion {
+  if (!isRecord(resource)) return { skipped: 'the MDM server record is not an object' };
+  const id = readString(resource.id);
+  if (!id) return { skipped: 'the MDM server has no id' };
+  if (!SERVER_ID.test(id)) return { skipped: 'the MDM server id has unexpected characters' };
+  const attributes = isRecord(resource.attributes) ? resource.attributes : {};
+  const serverName = readString(attributes.serverName);
+  const status = readString(attributes.status);
+
+  const properties = compact({
+    id,
+    name: serverName ?? id,
+    displayName: serverName ?? id,
+    category: ['software'],
+    function: ['device-management'],
+    serverType: readString(attributes.serverType),
+    status,
+    active: status === undefined ? undefined : status === 'ACTIVE',
+    createdOn: readTime(attributes.createdDateTime),
+    updatedOn: readTime(attributes.updatedDateTime),
+    defaultProductFamilies: readStringArray(attributes.defaultProductFamilies),
+    deviceCount: readNumber(attributes.deviceCount),
+    enableMdmDisownFlag: readBoolean(attributes.enableMdmDisownFlag),
+    lastConnectedOn: readTime(attributes.lastConnectedDateTime),
+    lastConnectedIp: readString(attributes.lastConnectedIp),
+  });
+  const extras = extraProperties(attributes, KNOWN_ATTRIBUTES, new Set(Object.keys(properties)));
+
+  try {
+    const entity = createIntegrationEntity({
+      entityData: {
+        source: rawSource(resource),
+        assign: {
+          ...extras,
+          ...properties,
+          _key: mdmServerKey(id),
+          _type: Entities.MDM_SERVER._type,
+          _class: Entities.MDM_SERVER._class,
+        },
+      },
+    });
+    return { entity };
+  } catch (err) {
+    return { skipped: `the MDM server does not fit the Service schema: ${shorten(err)}` };
+  }
+}

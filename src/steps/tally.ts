@@ -1,0 +1,44 @@
+import { IntegrationLogger } from '@jupiterone/integration-sdk-core';
+
+const MAX_EXAMPLES = 5;
+
+/**
+ * Counts records a step left out, by reason, so the run ends with one clear
+ * warning per reason (in the log and in the job's event list) instead of one
+ * line per record or, worse, silence.
+ */
+export class SkipTally {
+  private readonly reasons = new Map<string, { count: number; examples: string[] }>();
+
+  add(reason: string, example?: string): void {
+    let entry = this.reasons.get(reason);
+    if (!entry) {
+      entry = { count: 0, examples: [] };
+      this.reasons.set(reason, entry);
+    }
+    entry.count += 1;
+    if (example !== undefined && entry.examples.length < MAX_EXAMPLES) {
+      entry.examples.push(example.length > 64 ? `${example.slice(0, 64)}...` : example);
+    }
+  }
+
+  get total(): number {
+    let total = 0;
+    for (const { count } of this.reasons.values()) total += count;
+    return total;
+  }
+
+  countOf(reason: string): number {
+    return this.reasons.get(reason)?.count ?? 0;
+  }
+
+  /** Logs and publishes one warning per reason; `what` names the records, e.g. "devices". */
+  report(logger: IntegrationLogger, what: string): void {
+    for (const [reason, { count, examples }] of this.reasons) {
+      const sample = examples.length > 0 ? ` (for example: ${examples.join(', ')})` : '';
+      const description = `${count} ${what} left out: ${reason}${sample}.`;
+      logger.warn({ reason, count, examples }, description);
+      logger.publishEvent({ name: 'skipped_records', description });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Total readers for values from the API. Apple treats every attribute as
+ * optional and nullable and adds new ones at will, so nothing here trusts a
+ * declared type: a value of the wrong shape reads as `undefined`.
+ */
+
+/** Longest string kept on an entity; longer values are cut (JupiterOne limits property size). */
+export const MAX_STRING_LENGTH = 4096;
+const MAX_ARRAY_LENGTH = 256;
+
+export function readString(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return undefined;
+  return trimmed.length > MAX_STRING_LENGTH ? trimmed.slice(0, MAX_STRING_LENGTH) : trimmed;
+}
+
+export function readBoolean(value: unknown): boolean | undefined {
+  return typeof value === 'boolean' ? value : undefined;
+}
+
+export function readNumber(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+}
+
+/** A string array; a lone string (as Apple sometimes sends) becomes a one-element array. */
+export function readStringArray(value: unknown): string[] | undefined {
+  const items = Array.isArray(value) ? value : [value];
+  const strings = items
+    .slice(0, MAX_ARRAY_LENGTH)
+    .map(readString)
+    .filter((s): s is string => s !== undefined);
+  return strings.length > 0 ? strings : undefined;
+}
+
+/** One value, or several: a one-element array reads as its element. */
+export function readStringOrStrings(value: unknown): string | string[] | undefined {
+  const strings = readStringArray(value);
+  if (!strings) return undefined;
+  return strings.length === 1 ? strings[0] : strings;
+}
+
+const ISO_DATE_TIME =
+  /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** An ISO-8601 time as epoch milliseconds; anything else (including "1" or "soon") reads as undefined. */
+export function readTime(value: unknown): number | undefined {
+  const text = readString(value);
+  if (!text || !ISO_DATE_TIME.test(text)) return undefined;
+  const time = Date.parse(text);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+export type PrimitiveProperty = string | number | boolean | string[] | number[] | boolean[];
+
+const PROPERTY_NAME = /^[a-zA-Z][a-zA-Z0-9]{0,63}$/;
+const MAX_EXTRA_PROPERTIES = 50;
+
+/**
+ * Attributes Apple added after this code was written, carried over as they
+ * come so the graph has every attribute the API gives: scalars and arrays of
+ * scalars only, under names the graph accepts, `...DateTime` renamed to
+ * `...On` as epoch milliseconds like the known ones. Unknown attributes never
+ * overwrite a property the converter sets itself.
+ */
+export function extraProperties(
+  attributes: Record<string, unknown>,
+  known: ReadonlySet<string>,
+  taken: ReadonlySet<string>,
+): Record<string, PrimitiveProperty> {
+  const extras: Record<string, PrimitiveProperty> = {};
+  let count = 0;
+  for (const [name, value] of Object.entries(attributes)) {
+    if (count >= MAX_EXTRA_PROPERTIES) break;
+    if (known.has(name) || !PROPERTY_NAME.test(name)) continue;
+    let property = name;
+    let converted: PrimitiveProperty | undefined;
+    if (name.endsWith('DateTime') && name.length > 'DateTime'.length) {
+      property = `${name.slice(0, -'DateTime'.length)}On`;
+      converted = readTime(value);
+    } else {
+      converted = readPrimitive(value);
+    }
+    if (converted === undefined || taken.has(property) || property in extras) continue;
+    extras[property] = converted;
+    count += 1;
+  }
+  return extras;
+}
+
+function readPrimitive(value: unknown): PrimitiveProperty | undefined {
+  if (typeof value === 'string') return readString(value);
+  if (typeof value === 'number') return readNumber(value);
+  if (typeof value === 'boolean') return value;
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const items = value.slice(0, MAX_ARRAY_LENGTH);
+  if (items.every((v) => typeof v === 'string')) return readStringArray(items);
+  if (items.every((v) => typeof v === 'number' && Number.isFinite(v))) return items as number[];
+  if (items.every((v) => typeof v === 'boolean')) return items as boolean[];
+  return undefined;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Drops undefined values so entities carry only what is known. */
+export function compact<T extends Record<string, unknown>>(object: T): T {
+  for (const key of Object.keys(object)) {
+    if (object[key] === undefined) delete object[key];
+  }
+  return object;
+}
