@@ -1,0 +1,604 @@
+import { randomUUID } from 'crypto';
+import type { IncomingMessage, ServerResponse } from 'http';
+import { AuthService, OAuthError } from './auth';
+import { CursorCodec, type CursorState } from './cursor';
+import { FaultEngine } from './faults';
+import type { GeneratedFleet } from './fleet';
+import type { StatsRecorder } from './stats';
+import type {
+  DataQuirks,
+  EndpointName,
+  FaultRule,
+  MdmServerResource,
+  OrgDeviceResource,
+} from './types';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+const ATTRIBUTE_NAMES: Record<string, string[]> = {
+  orgDevices: [
+    'serialNumber',
+    'addedToOrgDateTime',
+    'releasedFromOrgDateTime',
+    'updatedDateTime',
+    'deviceModel',
+    'productFamily',
+    'productType',
+    'deviceCapacity',
+    'partNumber',
+    'orderNumber',
+    'color',
+    'status',
+    'orderDateTime',
+    'imei',
+    'meid',
+    'eid',
+    'wifiMacAddress',
+    'bluetoothMacAddress',
+    'ethernetMacAddress',
+    'purchaseSourceType',
+    'purchaseSourceId',
+    'purchaseSourceUid',
+    'isMdmMigrationCapable',
+    'mdmMigrationStatus',
+    'mdmMigrationDeadlineDateTime',
+  ],
+  mdmServers: [
+    'serverName',
+    'serverType',
+    'createdDateTime',
+    'updatedDateTime',
+    'status',
+    'defaultProductFamilies',
+    'deviceCount',
+    'enableMdmDisownFlag',
+    'lastConnectedDateTime',
+    'lastConnectedIp',
+  ],
+  appleCareCoverage: [
+    'status',
+    'paymentType',
+    'description',
+    'startDateTime',
+    'endDateTime',
+    'isRenewable',
+    'isCanceled',
+    'contractCancelDateTime',
+    'agreementNumber',
+  ],
+  activationLockStatus: ['isLocked', 'lockType'],
+};
+const RELATIONSHIP_NAMES: Record<string, string[]> = {
+  orgDevices: ['assignedServer', 'appleCareCoverage', 'activationLockStatus'],
+  mdmServers: ['devices'],
+  appleCareCoverage: [],
+  activationLockStatus: [],
+};
+
+/** What a handler wants sent; faults may still cut or replace it on the way out. */
+export interface Reply {
+  status: number;
+  body: string | Buffer;
+  headers: Record<string, string>;
+  /** Set on a successful page of a paged list, for stats.pagesServed. */
+  pageKey?: string;
+}
+
+function json(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
+  return {
+    status,
+    body: JSON.stringify(value),
+    headers: { 'content-type': 'application/json', ...headers },
+  };
+}
+
+const TITLES: Record<number, [string, string]> = {
+  400: ['PARAMETER_ERROR.INVALID', 'A parameter has an invalid value'],
+  401: ['UNAUTHORIZED', 'Authentication credentials are missing or invalid'],
+  404: ['NOT_FOUND', 'The specified resource does not exist'],
+  405: ['METHOD_NOT_ALLOWED', 'The request method is not supported for this resource'],
+  429: ['RATE_LIMIT_EXCEEDED', 'The request rate limit has been reached'],
+  500: ['INTERNAL_ERROR', 'An unexpected error occurred'],
+  502: ['BAD_GATEWAY', 'The upstream service answered badly'],
+  503: ['SERVICE_UNAVAILABLE', 'The service is temporarily unavailable'],
+  504: ['GATEWAY_TIMEOUT', 'The upstream service did not answer in time'],
+};
+
+export function apiError(
+  status: number,
+  detail: string,
+  extra: { parameter?: string; headers?: Record<string, string>; code?: string } = {},
+): Reply {
+  const [code, title] = TITLES[status] ?? ['ERROR', 'Error'];
+  const error: Record<string, unknown> = {
+    id: randomUUID(),
+    status: String(status),
+    code: extra.code ?? code,
+    title,
+    detail,
+  };
+  if (extra.parameter) error.source = { parameter: extra.parameter };
+  return json(status, { errors: [error] }, extra.headers);
+}
+
+function oauthError(error: OAuthError): Reply {
+  return json(
+    400,
+    { error: error.error, error_description: error.description },
+    { 'cache-control': 'no-store' },
+  );
+}
+
+const ROUTES: [RegExp, EndpointName][] = [
+  [/^\/auth\/oauth2\/token$/, 'token'],
+  [/^\/v1\/orgDevices$/, 'orgDevices.list'],
+  [/^\/v1\/orgDevices\/([^/]+)$/, 'orgDevices.get'],
+  [/^\/v1\/orgDevices\/([^/]+)\/relationships\/assignedServer$/, 'orgDevices.assignedServer.id'],
+  [/^\/v1\/orgDevices\/([^/]+)\/assignedServer$/, 'orgDevices.assignedServer'],
+  [/^\/v1\/orgDevices\/([^/]+)\/appleCareCoverage$/, 'orgDevices.appleCareCoverage'],
+  [/^\/v1\/orgDevices\/([^/]+)\/activationLockStatus$/, 'orgDevices.activationLockStatus'],
+  [/^\/v1\/mdmServers$/, 'mdmServers.list'],
+  [/^\/v1\/mdmServers\/([^/]+)$/, 'mdmServers.get'],
+  [/^\/v1\/mdmServers\/([^/]+)\/relationships\/devices$/, 'mdmServers.devices'],
+];
+
+export interface Route {
+  endpoint: EndpointName | 'unknown';
+  param?: string;
+}
+
+export function route(pathname: string): Route {
+  for (const [pattern, endpoint] of ROUTES) {
+    const match = pattern.exec(pathname);
+    if (!match) continue;
+    if (match[1] === undefined) return { endpoint };
+    try {
+      return { endpoint, param: decodeURIComponent(match[1]) };
+    } catch {
+      return { endpoint: 'unknown' };
+    }
+  }
+  return { endpoint: 'unknown' };
+}
+
+const PAGED: ReadonlySet<string> = new Set([
+  'orgDevices.list',
+  'mdmServers.list',
+  'mdmServers.devices',
+  'orgDevices.appleCareCoverage',
+]);
+
+class BadRequest extends Error {
+  constructor(
+    readonly detail: string,
+    readonly parameter: string,
+  ) {
+    super(detail);
+  }
+}
+
+interface Query {
+  limit: number;
+  limitGiven: boolean;
+  cursor?: string;
+  /** type -> requested names; a type absent here means "all". */
+  fields: Map<string, Set<string>>;
+}
+
+function parseQuery(endpoint: string, params: URLSearchParams): Query {
+  const paged = PAGED.has(endpoint);
+  const seen = new Set<string>();
+  const query: Query = { limit: DEFAULT_LIMIT, limitGiven: false, fields: new Map() };
+  for (const [name, value] of params) {
+    if (seen.has(name))
+      throw new BadRequest(`The parameter '${name}' was given more than once`, name);
+    seen.add(name);
+    const fieldsMatch = /^fields\[([A-Za-z]+)\]$/.exec(name);
+    if (fieldsMatch) {
+      const type = fieldsMatch[1];
+      const known = ATTRIBUTE_NAMES[type];
+      if (!known) throw new BadRequest(`'${type}' is not a resource type`, name);
+      const names = value.split(',').map((s) => s.trim());
+      for (const field of names) {
+        if (!known.includes(field) && !RELATIONSHIP_NAMES[type].includes(field)) {
+          throw new BadRequest(`'${field}' is not a valid field name for ${type}`, name);
+        }
+      }
+      query.fields.set(type, new Set(names));
+    } else if (paged && name === 'limit') {
+      if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > MAX_LIMIT) {
+        throw new BadRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`, name);
+      }
+      query.limit = Number(value);
+      query.limitGiven = true;
+    } else if (paged && name === 'cursor') {
+      query.cursor = value;
+    } else {
+      throw new BadRequest(`The parameter '${name}' is not allowed here`, name);
+    }
+  }
+  return query;
+}
+
+/** Applies a sparse fieldset to a resource; purchaseSourceId/Uid select each other's spelling. */
+function sparse<T extends { type: string; attributes: object; relationships?: object }>(
+  resource: T,
+  fields: Map<string, Set<string>>,
+): T {
+  const wanted = fields.get(resource.type);
+  if (!wanted) return resource;
+  const attributes: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(resource.attributes)) {
+    const alias =
+      name === 'purchaseSourceUid'
+        ? 'purchaseSourceId'
+        : name === 'purchaseSourceId'
+          ? 'purchaseSourceUid'
+          : name;
+    if (wanted.has(name) || wanted.has(alias)) attributes[name] = value;
+  }
+  const out: T = { ...resource, attributes };
+  if (resource.relationships) {
+    const relationships: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(resource.relationships)) {
+      if (wanted.has(name)) relationships[name] = value;
+    }
+    if (Object.keys(relationships).length) out.relationships = relationships;
+    else delete out.relationships;
+  }
+  return out;
+}
+
+interface PageResult {
+  items: unknown[];
+  /** A state to encode, or a cursor string to hand back verbatim (the repeat quirk). */
+  next?: CursorState | string;
+}
+
+export interface ApiContext {
+  fleet: GeneratedFleet;
+  auth: AuthService;
+  cursors: CursorCodec;
+  quirks: DataQuirks;
+  baseUrl: string;
+  faults: () => FaultEngine;
+  stats: StatsRecorder;
+}
+
+export class SandboxHandler {
+  constructor(private readonly ctx: ApiContext) {}
+
+  token(method: string, contentType: string | undefined, body: string): Reply {
+    if (method !== 'POST') {
+      return json(
+        405,
+        { error: 'invalid_request', error_description: 'use POST' },
+        { allow: 'POST' },
+      );
+    }
+    if (!/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+      return oauthError(
+        new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
+      );
+    }
+    try {
+      const token = this.ctx.auth.issueToken(new URLSearchParams(body));
+      this.ctx.stats.tokenIssued();
+      return json(
+        200,
+        {
+          access_token: token.token,
+          token_type: 'Bearer',
+          expires_in: this.ctx.auth.ttlSeconds,
+          scope: token.scope,
+        },
+        { 'cache-control': 'no-store', pragma: 'no-cache' },
+      );
+    } catch (error) {
+      if (error instanceof OAuthError) return oauthError(error);
+      throw error;
+    }
+  }
+
+  api(req: IncomingMessage, url: URL, where: Route): Reply {
+    const authorization = req.headers.authorization ?? '';
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!bearer)
+      return apiError(401, 'An Authorization header with a Bearer access token is required');
+    const checked = this.ctx.auth.check(bearer[1]);
+    if ('refused' in checked) {
+      const why = { unknown: 'is not valid', expired: 'has expired', revoked: 'has been revoked' }[
+        checked.refused
+      ];
+      return apiError(401, `The access token ${why}`);
+    }
+    const limit = this.ctx.faults().config.revokeTokenAfterRequests;
+    if (limit !== undefined && checked.token.uses >= limit) {
+      checked.token.revoked = true;
+      this.ctx.stats.fault('revoke');
+      return apiError(401, 'The access token has been revoked');
+    }
+    checked.token.uses++;
+
+    if (where.endpoint === 'unknown' || where.endpoint === 'token') {
+      return apiError(404, `The path ${url.pathname} does not exist`);
+    }
+    if (req.method !== 'GET') {
+      return apiError(405, `${req.method} is not supported on ${url.pathname}`, {
+        headers: { allow: 'GET' },
+      });
+    }
+    let query: Query;
+    try {
+      query = parseQuery(where.endpoint, url.searchParams);
+    } catch (error) {
+      if (error instanceof BadRequest)
+        return apiError(400, error.detail, { parameter: error.parameter });
+      throw error;
+    }
+    try {
+      return this.dispatch(where.endpoint, where.param ?? '', query, url);
+    } catch (error) {
+      if (error instanceof BadRequest)
+        return apiError(400, error.detail, { parameter: error.parameter });
+      throw error;
+    }
+  }
+
+  private dispatch(endpoint: EndpointName, param: string, query: Query, url: URL): Reply {
+    const { fleet } = this.ctx;
+    const self = `${this.ctx.baseUrl}${url.pathname}${url.search}`;
+    switch (endpoint) {
+      case 'orgDevices.list':
+        return this.orgDeviceList(query, url, self);
+      case 'mdmServers.list':
+        return this.page(
+          'mdmServers.list',
+          query,
+          url,
+          self,
+          fleet.servers.length,
+          (state, limit) => {
+            const items = fleet.servers.slice(state.position, state.position + limit);
+            return this.advance(state, items, fleet.servers.length, state.position + items.length);
+          },
+        ).withItems((s) => sparse(s as MdmServerResource, query.fields));
+      case 'mdmServers.get': {
+        const server = this.server(param);
+        if (!server)
+          return apiError(404, `There is no device management service with id '${param}'`);
+        return json(200, { data: sparse(server, query.fields), links: { self } });
+      }
+      case 'mdmServers.devices':
+        return this.serverDevices(param, query, url, self);
+      default:
+        break;
+    }
+
+    const index = fleet.deviceIndexBySerial(param);
+    if (index === undefined)
+      return apiError(404, `There is no device with serial number '${param}' in the organization`);
+    switch (endpoint) {
+      case 'orgDevices.get':
+        return json(200, { data: sparse(this.fullDevice(index), query.fields), links: { self } });
+      case 'orgDevices.assignedServer.id': {
+        const serverId = fleet.serverIdOfDevice(index);
+        return json(200, {
+          data: serverId === null ? null : { type: 'mdmServers', id: serverId },
+          links: { self, related: `${this.ctx.baseUrl}/v1/orgDevices/${param}/assignedServer` },
+        });
+      }
+      case 'orgDevices.assignedServer': {
+        const serverId = fleet.serverIdOfDevice(index);
+        const server = serverId === null ? undefined : this.server(serverId);
+        return json(200, { data: server ? sparse(server, query.fields) : null, links: { self } });
+      }
+      case 'orgDevices.activationLockStatus':
+        return json(200, {
+          data: sparse(
+            {
+              type: 'activationLockStatus',
+              id: param,
+              attributes: fleet.activationLockStatus(index),
+            },
+            query.fields,
+          ),
+          links: { self },
+        });
+      case 'orgDevices.appleCareCoverage': {
+        const records = fleet.appleCareCoverage(index);
+        return this.page(
+          `appleCare:${param}`,
+          query,
+          url,
+          self,
+          records.length,
+          (state, limit) => {
+            const items = records.slice(state.position, state.position + limit);
+            return this.advance(state, items, records.length, state.position + items.length);
+          },
+          param,
+        ).withItems((r) => sparse(r as (typeof records)[number], query.fields));
+      }
+      default:
+        return apiError(404, `The path ${url.pathname} does not exist`);
+    }
+  }
+
+  private server(id: string): MdmServerResource | undefined {
+    const slot = this.ctx.fleet.serverSlot(id);
+    return slot === undefined ? undefined : this.ctx.fleet.servers[slot];
+  }
+
+  private fullDevice(index: number): OrgDeviceResource {
+    const device = this.ctx.fleet.device(index);
+    device.attributes.releasedFromOrgDateTime ??= null;
+    return device;
+  }
+
+  private listDevice(index: number, fields: Map<string, Set<string>>): OrgDeviceResource {
+    const device = this.ctx.fleet.device(index);
+    delete device.attributes.releasedFromOrgDateTime;
+    return sparse(device, fields);
+  }
+
+  private advance(
+    state: CursorState,
+    items: unknown[],
+    total: number,
+    position: number,
+  ): { items: unknown[]; next?: CursorState } {
+    const emitted = state.emitted + items.length;
+    return {
+      items,
+      next:
+        emitted < total
+          ? { context: state.context, position, emitted, page: state.page + 1 }
+          : undefined,
+    };
+  }
+
+  private orgDeviceList(query: Query, url: URL, self: string): Reply {
+    const { fleet, quirks } = this.ctx;
+    // The reported quirk: released devices only show when a fieldset is asked for explicitly.
+    const includeReleased = query.fields.has('orgDevices');
+    const total = includeReleased ? fleet.deviceCount : fleet.unreleasedCount;
+    const context = `orgDevices.list:${includeReleased ? 'all' : 'current'}`;
+    return this.page(context, query, url, self, total, (state, limit, given) => {
+      if ((quirks.emptyPageWithNext ?? []).includes(state.page) && state.emitted < total) {
+        return { items: [], next: { ...state, page: state.page + 1 } };
+      }
+      const indices: number[] = [];
+      let position = state.position;
+      while (indices.length < limit && position < fleet.deviceCount) {
+        if (includeReleased || !fleet.isReleased(position)) indices.push(position);
+        position++;
+      }
+      const { next } = this.advance(state, indices, total, position);
+      const result: PageResult = { items: indices, next };
+      const overlap = Math.min(
+        Math.max(0, Math.floor(quirks.duplicateDevicesAcrossPages ?? 0)),
+        indices.length - 1,
+      );
+      if (next && overlap > 0) {
+        result.next = {
+          ...next,
+          position: indices[indices.length - overlap],
+          emitted: next.emitted - overlap,
+        };
+      }
+      if (quirks.repeatCursorOnPage === state.page) result.next = given;
+      return result;
+    }).withItems((i) => this.listDevice(i as number, query.fields));
+  }
+
+  private serverDevices(serverId: string, query: Query, url: URL, self: string): Reply {
+    const { fleet } = this.ctx;
+    const slot = fleet.serverSlot(serverId);
+    if (slot === undefined)
+      return apiError(404, `There is no device management service with id '${serverId}'`);
+    const realCount = fleet.serverRealCount(slot);
+    const ghosts = slot === 0 ? fleet.unknownSerials : [];
+    const total = realCount + ghosts.length;
+    return this.page(
+      `mdmServers.devices:${serverId}`,
+      query,
+      url,
+      self,
+      total,
+      (state, limit) => {
+        const serials: string[] = [];
+        let position = state.position;
+        let realSeen = Math.min(state.emitted, realCount);
+        // Scan by index; stop at the server's known count so the tail of a big fleet is not walked.
+        while (serials.length < limit && realSeen < realCount && position < fleet.deviceCount) {
+          if (fleet.serverSlotOfDevice(position) === slot) {
+            serials.push(fleet.serialOf(position));
+            realSeen++;
+          }
+          position++;
+        }
+        if (realSeen >= realCount) position = Math.max(position, fleet.deviceCount);
+        while (serials.length < limit && position - fleet.deviceCount < ghosts.length) {
+          serials.push(ghosts[position - fleet.deviceCount]);
+          position++;
+        }
+        return this.advance(state, serials, total, position);
+      },
+      serverId,
+    ).withItems((serial) => ({ type: 'orgDevices', id: serial as string }));
+  }
+
+  /**
+   * Shared paging: reads the cursor, lets `fill` produce one page, and builds the document.
+   * Items are mapped to resources afterwards so `fill` can stay about positions.
+   */
+  private page(
+    context: string,
+    query: Query,
+    url: URL,
+    self: string,
+    total: number,
+    fill: (state: CursorState, limit: number, given: string) => PageResult,
+    parent?: string,
+  ): { withItems: (map: (item: unknown) => unknown) => Reply } {
+    let state: CursorState = { context, position: 0, emitted: 0, page: 1 };
+    if (query.cursor !== undefined) {
+      const decoded = this.ctx.cursors.decode(query.cursor, context);
+      if (!decoded) throw new BadRequest('The cursor is not valid for this request', 'cursor');
+      state = decoded;
+    }
+    const given = query.cursor ?? this.ctx.cursors.encode(state);
+    const result = fill(state, query.limit, given);
+    return {
+      withItems: (map) => {
+        const nextCursor =
+          result.next === undefined
+            ? undefined
+            : typeof result.next === 'string'
+              ? result.next
+              : this.ctx.cursors.encode(result.next);
+        const links: Record<string, string> = { self };
+        if (nextCursor) links.next = `${this.ctx.baseUrl}${url.pathname}?cursor=${nextCursor}`;
+        const paging: Record<string, unknown> = { limit: query.limit };
+        if (nextCursor) paging.nextCursor = nextCursor;
+        paging.total = total;
+        const reply = json(200, { data: result.items.map(map), links, meta: { paging } });
+        const key = query.cursor ?? 'first';
+        reply.pageKey = parent === undefined ? key : `${parent}/${key}`;
+        return reply;
+      },
+    };
+  }
+}
+
+/** The replies a fault rule sends instead of the real answer. */
+export function faultReply(rule: FaultRule, retryAfter: string | undefined): Reply | undefined {
+  switch (rule.kind) {
+    case 'tooManyRequests':
+      return apiError(429, 'Too many requests; retry later', {
+        headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+      });
+    case 'serverError': {
+      const status = rule.status ?? 500;
+      return apiError(status, 'The server could not complete the request');
+    }
+    case 'html': {
+      const status = rule.status ?? 502;
+      return {
+        status,
+        body: `<!DOCTYPE html>\n<html><head><title>${status} Bad Gateway</title></head><body><h1>${status} Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>\n`,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function sendReply(res: ServerResponse, reply: Reply): void {
+  const body = Buffer.from(reply.body);
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
+  res.end(body);
+}

@@ -1,0 +1,230 @@
+/**
+ * Shapes the sandbox serves and the knobs it takes. Resource shapes follow
+ * /work/shared/abm-api.md; everything Apple documents as optional stays optional here too.
+ */
+
+export type ProductFamily = 'iPhone' | 'iPad' | 'Mac' | 'AppleTV' | 'Watch' | 'Vision';
+export type PurchaseSourceType = 'APPLE' | 'RESELLER' | 'MANUALLY_ADDED';
+export type MdmMigrationStatus = 'REQUESTED' | 'STARTED' | 'SUCCESS' | 'FAILED';
+export type ServerType = 'MDM' | 'APPLE_CONFIGURATOR' | 'APPLE_MDM';
+export type ServerStatus = 'ACTIVE' | 'INACTIVE' | 'DELETED';
+
+export interface OrgDeviceAttributes {
+  serialNumber: string;
+  addedToOrgDateTime: string;
+  /** Only on the single-device GET; `null` there for devices still in the organization. */
+  releasedFromOrgDateTime?: string | null;
+  updatedDateTime: string;
+  deviceModel: string;
+  productFamily: ProductFamily;
+  productType: string;
+  deviceCapacity: string;
+  partNumber: string;
+  orderNumber?: string;
+  color: string;
+  status: 'ASSIGNED' | 'UNASSIGNED';
+  orderDateTime?: string;
+  imei?: string[];
+  meid?: string[];
+  eid?: string;
+  /** Documented as a string; some devices carry an array, as seen in the wild. */
+  wifiMacAddress?: string | string[];
+  bluetoothMacAddress?: string | string[];
+  ethernetMacAddress?: string[];
+  purchaseSourceType: PurchaseSourceType;
+  purchaseSourceId?: string;
+  /** Apple's own example spells the field this way; a share of sandbox devices does too. */
+  purchaseSourceUid?: string;
+  isMdmMigrationCapable: boolean;
+  mdmMigrationStatus?: MdmMigrationStatus | null;
+  mdmMigrationDeadlineDateTime?: string | null;
+}
+
+export interface Links {
+  self: string;
+  related?: string;
+}
+
+export interface OrgDeviceResource {
+  type: 'orgDevices';
+  id: string;
+  attributes: OrgDeviceAttributes;
+  relationships: {
+    assignedServer: { links: Links };
+    appleCareCoverage: { links: Links };
+    activationLockStatus: { links: Links };
+  };
+  links: { self: string };
+}
+
+export interface MdmServerAttributes {
+  serverName: string;
+  serverType: ServerType;
+  createdDateTime: string;
+  updatedDateTime: string;
+  status: ServerStatus;
+  defaultProductFamilies: string[];
+  deviceCount: number;
+  enableMdmDisownFlag: boolean;
+  lastConnectedDateTime: string | null;
+  lastConnectedIp: string | null;
+}
+
+export interface MdmServerResource {
+  type: 'mdmServers';
+  id: string;
+  attributes: MdmServerAttributes;
+  relationships: { devices: { links: Links } };
+  links: { self: string };
+}
+
+export interface AppleCareCoverageAttributes {
+  status: 'ACTIVE' | 'INACTIVE';
+  paymentType: 'ABE_SUBSCRIPTION' | 'PAID_UP_FRONT' | 'SUBSCRIPTION' | 'NONE';
+  description: string;
+  startDateTime: string;
+  endDateTime: string | null;
+  isRenewable: boolean;
+  isCanceled: boolean;
+  contractCancelDateTime: string | null;
+  agreementNumber: string | null;
+}
+
+export interface AppleCareCoverageResource {
+  type: 'appleCareCoverage';
+  id: string;
+  attributes: AppleCareCoverageAttributes;
+}
+
+export interface ActivationLockStatusAttributes {
+  isLocked: boolean;
+  lockType: 'MDM' | 'USER' | 'NONE';
+}
+
+export interface ActivationLockStatusResource {
+  type: 'activationLockStatus';
+  id: string;
+  attributes: ActivationLockStatusAttributes;
+}
+
+export interface Fleet {
+  seed: number;
+  deviceCount: number;
+  servers: MdmServerResource[];
+  device(index: number): OrgDeviceResource;
+  deviceIndexBySerial(serial: string): number | undefined;
+  serverIdOfDevice(index: number): string | null;
+  serverDeviceIndices(serverId: string): Iterable<number>;
+  appleCareCoverage(index: number): AppleCareCoverageResource[];
+  activationLockStatus(index: number): ActivationLockStatusAttributes;
+  /** Whether the device left the organization (omitted from the default device list). */
+  isReleased(index: number): boolean;
+  /** Number of devices the list shows when no `fields[orgDevices]` is sent. */
+  unreleasedCount: number;
+}
+
+/** Stable names for the endpoints; fault rules and statistics use them. */
+export const ENDPOINT_NAMES = [
+  'token',
+  'orgDevices.list',
+  'orgDevices.get',
+  'mdmServers.list',
+  'mdmServers.get',
+  'mdmServers.devices',
+  'orgDevices.assignedServer.id',
+  'orgDevices.assignedServer',
+  'orgDevices.appleCareCoverage',
+  'orgDevices.activationLockStatus',
+] as const;
+export type EndpointName = (typeof ENDPOINT_NAMES)[number];
+
+/**
+ * Which requests a rule applies to: a list of endpoint names, `'api'` (every /v1 request,
+ * including unknown paths) or `'all'` (the token endpoint too). Default `'all'`.
+ */
+export type EndpointScope = EndpointName | EndpointName[] | 'api' | 'all';
+
+/**
+ * When a rule fires, counted over the requests its scope matches (1-based). With none of
+ * `nth`, `every`, `rate` given it fires on every matching request. `times` caps the firings.
+ */
+export interface FaultTrigger {
+  endpoints?: EndpointScope;
+  nth?: number | number[];
+  every?: number;
+  /** Probability in [0, 1]; drawn from the fault PRNG (FaultConfig.seed), so runs repeat. */
+  rate?: number;
+  times?: number;
+}
+
+export type FaultRule =
+  | (FaultTrigger & {
+      kind: 'tooManyRequests';
+      /** Default 1. */
+      retryAfterSeconds?: number;
+      /** Default 'seconds'. 'none' leaves the header out. */
+      retryAfterFormat?: 'seconds' | 'http-date' | 'none';
+    })
+  | (FaultTrigger & { kind: 'serverError'; status?: 500 | 502 | 503 | 504 })
+  | (FaultTrigger & {
+      kind: 'reset';
+      /** Bytes of the real body written before the socket is destroyed; default half. */
+      afterBytes?: number;
+    })
+  | (FaultTrigger & {
+      kind: 'truncate';
+      /** Bytes of the real body kept; default half. Content-Length matches the cut body. */
+      keepBytes?: number;
+    })
+  | (FaultTrigger & { kind: 'html'; status?: number })
+  | (FaultTrigger & { kind: 'hang' });
+
+export type FaultKind = FaultRule['kind'];
+
+export interface LatencyRule {
+  endpoints?: EndpointScope;
+  ms: number;
+  jitterMs?: number;
+}
+
+export interface FaultConfig {
+  /** Seeds the PRNG used for `rate` and jitter. Default 1. */
+  seed?: number;
+  latency?: LatencyRule | LatencyRule[];
+  /** Sliding one-second window over admitted requests; excess answers 429 with Retry-After. */
+  rateLimit?: {
+    rps: number;
+    endpoints?: EndpointScope;
+    retryAfterFormat?: 'seconds' | 'http-date';
+  };
+  rules?: FaultRule[];
+  /** Every access token is revoked once it has authorized this many API requests. */
+  revokeTokenAfterRequests?: number;
+  /**
+   * Requests in flight at once (token endpoint included). A request that arrives while
+   * `limit` are already in flight is refused: 'reset' destroys its socket without an answer
+   * (default), '503' answers 503 with an errors body.
+   */
+  maxConcurrent?: { limit: number; action?: 'reset' | '503' };
+}
+
+export interface DataQuirks {
+  /** Page N (1-based) of orgDevices.list returns, as nextCursor, the cursor it was given. */
+  repeatCursorOnPage?: number;
+  /** These page numbers of orgDevices.list come back empty, with a nextCursor that continues. */
+  emptyPageWithNext?: number[];
+  /** Every orgDevices.list page after the first starts with this many devices of the previous one. */
+  duplicateDevicesAcrossPages?: number;
+  /** This many serials that no device list contains are appended to the first server's id list. */
+  assignmentsToUnknownDevices?: number;
+}
+
+export interface SandboxStats {
+  totalRequests: number;
+  byEndpoint: Record<string, Record<string, number>>;
+  tokensIssued: number;
+  maxInFlight: number;
+  inFlight: number;
+  faultsInjected: Record<string, number>;
+  pagesServed: Record<string, Record<string, number>>;
+}
