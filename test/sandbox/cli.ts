@@ -1,0 +1,179 @@
+/**
+ * `npm run sandbox -- [options]`: a local ABM API on loopback until SIGINT/SIGTERM.
+ * With --json, stdout gets exactly one JSON line so a parent process can read the endpoints.
+ */
+import { startSandbox, type SandboxOptions } from './index';
+import type { DataQuirks, FaultConfig, LatencyRule } from './types';
+
+const USAGE = `Usage: npm run sandbox -- [options]
+  --port N            listen port (default 0: a free port)
+  --host H            listen address (default 127.0.0.1)
+  --seed N            fleet and credential seed (default 1)
+  --devices N         fleet size, 1..1000000 (default 2000)
+  --servers N         MDM servers, 4..1000 (default 6)
+  --token-ttl S       access token lifetime in seconds (default 3600)
+  --latency MS        added latency on every request
+  --jitter MS         extra random latency up to MS
+  --rps N             requests per second before 429 + Retry-After
+  --faults JSON       a FaultConfig (merged under the flags above)
+  --quirks JSON       DataQuirks
+  --json              print one JSON line {apiBaseUrl, tokenUrl, credentials, schoolCredentials}
+  --stats-on-exit     print the statistics as JSON on stderr when stopping
+  --help`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+export function parseArgs(argv: string[]): {
+  options: SandboxOptions;
+  json: boolean;
+  statsOnExit: boolean;
+} {
+  const options: SandboxOptions = {};
+  let json = false;
+  let statsOnExit = false;
+  let faults: FaultConfig = {};
+  let latency: number | undefined;
+  let jitter: number | undefined;
+  let rps: number | undefined;
+  const number = (flag: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (value === undefined || value === '' || !Number.isFinite(n)) fail(`${flag} needs a number`);
+    return n;
+  };
+  const parsed = (flag: string, value: string | undefined): unknown => {
+    try {
+      return JSON.parse(value ?? '');
+    } catch {
+      return fail(`${flag} needs JSON`);
+    }
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
+    const value = (): string | undefined => inline ?? argv[++i];
+    switch (flag) {
+      case '--port':
+        options.port = number(flag, value());
+        break;
+      case '--host':
+        options.host = value() ?? fail('--host needs a value');
+        break;
+      case '--seed':
+        options.seed = number(flag, value());
+        break;
+      case '--devices':
+        options.devices = number(flag, value());
+        break;
+      case '--servers':
+        options.servers = number(flag, value());
+        break;
+      case '--token-ttl':
+        options.tokenTtlSeconds = number(flag, value());
+        break;
+      case '--latency':
+        latency = number(flag, value());
+        break;
+      case '--jitter':
+        jitter = number(flag, value());
+        break;
+      case '--rps':
+        rps = number(flag, value());
+        break;
+      case '--faults':
+        faults = parsed(flag, value()) as FaultConfig;
+        break;
+      case '--quirks':
+        options.quirks = parsed(flag, value()) as DataQuirks;
+        break;
+      case '--json':
+        json = true;
+        break;
+      case '--stats-on-exit':
+        statsOnExit = true;
+        break;
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${arg}`);
+    }
+  }
+  if (latency !== undefined || jitter !== undefined) {
+    const rule: LatencyRule = { ms: latency ?? 0, jitterMs: jitter ?? 0 };
+    faults = { ...faults, latency: [rule, ...([] as LatencyRule[]).concat(faults.latency ?? [])] };
+  }
+  if (rps !== undefined) faults = { ...faults, rateLimit: { ...faults.rateLimit, rps } };
+  options.faults = faults;
+  return { options, json, statsOnExit };
+}
+
+/** One-line PEM with literal \n, the way keys usually travel in .env files. */
+function envValue(pem: string): string {
+  return `"${pem.trim().replace(/\n/g, '\\n')}"`;
+}
+
+async function main(): Promise<void> {
+  const { options, json, statsOnExit } = parseArgs(process.argv.slice(2));
+  let sandbox;
+  try {
+    sandbox = await startSandbox(options);
+  } catch (error) {
+    fail(`cannot start the sandbox: ${(error as Error).message}`);
+  }
+  const { credentials } = sandbox;
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        apiBaseUrl: sandbox.apiBaseUrl,
+        tokenUrl: sandbox.tokenUrl,
+        credentials,
+        schoolCredentials: sandbox.schoolCredentials,
+      })}\n`,
+    );
+  } else {
+    process.stdout.write(
+      [
+        `# ABM sandbox: ${sandbox.fleet.deviceCount} devices, ${sandbox.fleet.servers.length} servers, seed ${sandbox.fleet.seed}`,
+        `# stats: curl ${sandbox.apiBaseUrl}/__sandbox/stats`,
+        `CLIENT_ID=${credentials.clientId}`,
+        `KEY_ID=${credentials.keyId}`,
+        `PRIVATE_KEY=${envValue(credentials.privateKey)}`,
+        `API_BASE_URL=${sandbox.apiBaseUrl}`,
+        `TOKEN_URL=${sandbox.tokenUrl}`,
+        '',
+      ].join('\n'),
+    );
+  }
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    const stats = sandbox.stats();
+    sandbox
+      .stop()
+      .then(() => {
+        if (statsOnExit) process.stderr.write(`${JSON.stringify(stats)}\n`);
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
