@@ -11,8 +11,11 @@ const MAX_ARRAY_LENGTH = 256;
 export function readString(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
   const trimmed = value.trim();
-  if (trimmed === '') return undefined;
-  return trimmed.length > MAX_STRING_LENGTH ? trimmed.slice(0, MAX_STRING_LENGTH) : trimmed;
+  return trimmed === '' ? undefined : limitLength(trimmed);
+}
+
+export function limitLength(text: string): string {
+  return text.length > MAX_STRING_LENGTH ? text.slice(0, MAX_STRING_LENGTH) : text;
 }
 
 export function readBoolean(value: unknown): boolean | undefined {

@@ -6,6 +6,7 @@ import {
   compact,
   extraProperties,
   isRecord,
+  limitLength,
   readBoolean,
   readString,
   readStringArray,
@@ -107,7 +108,7 @@ export function convertOrgDevice(resource: unknown): Conversion {
   const properties = compact({
     id: serial,
     name: serial,
-    displayName: model ? `${model} (${serial})` : serial,
+    displayName: model ? limitLength(`${model} (${serial})`) : serial,
     category: (family && FAMILY_CATEGORY[family]) ?? null,
     make: 'Apple',
     model: model ?? null,

@@ -1,0 +1,104 @@
+import { IntegrationProviderAuthenticationError } from '@jupiterone/integration-sdk-core';
+import { decodeProtectedHeader, jwtVerify } from 'jose';
+
+import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
+import { generateP256 } from '../../test/helpers/keys';
+import { CLIENT_ASSERTION_AUDIENCE, CLIENT_ASSERTION_TYPE, TokenProvider } from './auth';
+import { HttpTransport } from './http';
+import { redactSecrets } from './redact';
+
+const key = generateP256();
+const config = {
+  clientId: 'BUSINESSAPI.3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b',
+  keyId: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d',
+  privateKey: key.privateKey,
+  scope: 'business.api' as const,
+  tokenUrl: 'https://account.test/auth/oauth2/token',
+};
+
+function provider(handler: Parameters<typeof fakeFetch>[0]) {
+  const fetch = fakeFetch(handler);
+  const clock = virtualClock();
+  const http = new HttpTransport({ fetch, ...clock });
+  return { fetch, clock, tokens: new TokenProvider({ config, http, now: clock.now }) };
+}
+
+let issued = 0;
+const okToken = (expiresIn = 3600) => ({
+  body: { access_token: `token-${++issued}-abcdefgh`, token_type: 'Bearer', expires_in: expiresIn },
+});
+
+describe('TokenProvider', () => {
+  it('sends the documented form with a valid ES256 client assertion', async () => {
+    const { fetch, tokens } = provider(() => okToken());
+    await tokens.getToken();
+    const form = new URLSearchParams(String(fetch.calls[0].init.body));
+    expect(fetch.calls[0].init.method).toBe('POST');
+    expect(form.get('grant_type')).toBe('client_credentials');
+    expect(form.get('client_id')).toBe(config.clientId);
+    expect(form.get('client_assertion_type')).toBe(CLIENT_ASSERTION_TYPE);
+    expect(form.get('scope')).toBe('business.api');
+    const assertion = form.get('client_assertion')!;
+    expect(decodeProtectedHeader(assertion)).toMatchObject({ alg: 'ES256', kid: config.keyId });
+    const { payload } = await jwtVerify(assertion, key.publicKey, {
+      audience: CLIENT_ASSERTION_AUDIENCE,
+      issuer: config.clientId,
+      subject: config.clientId,
+      currentDate: new Date(1_700_000_000_000),
+    });
+    expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(600);
+    expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
+    // Registered as a secret: it can never be printed by an error path.
+    expect(redactSecrets(`x ${assertion} y`)).toBe('x [REDACTED] y');
+  });
+
+  it('fetches one token for many concurrent callers and reuses it', async () => {
+    const { fetch, tokens } = provider(
+      () => new Promise((resolve) => setTimeout(() => resolve(okToken()), 10)),
+    );
+    const values = await Promise.all(Array.from({ length: 10 }, () => tokens.getToken()));
+    expect(new Set(values).size).toBe(1);
+    await tokens.getToken();
+    expect(fetch.calls).toHaveLength(1);
+    expect(tokens.tokensIssued).toBe(1);
+  });
+
+  it('renews shortly before expiry and after invalidate', async () => {
+    const { fetch, clock, tokens } = provider(() => okToken(3600));
+    const first = await tokens.getToken();
+    await clock.sleep(3600_000 - 6 * 60_000);
+    expect(await tokens.getToken()).toBe(first);
+    await clock.sleep(2 * 60_000); // now within 5 minutes of expiry
+    const second = await tokens.getToken();
+    expect(second).not.toBe(first);
+    tokens.invalidate(first); // a stale token does not drop the new one
+    expect(await tokens.getToken()).toBe(second);
+    tokens.invalidate(second);
+    expect(await tokens.getToken()).not.toBe(second);
+    expect(fetch.calls).toHaveLength(3);
+  });
+
+  it.each([
+    ['invalid_client', /Key ID and the private key both belong to this Client ID/],
+    ['invalid_scope', /BUSINESSAPI\. Client ID only works for an Apple Business Manager account/],
+  ])('turns %s into an authentication error that names the likely cause', async (error, hint) => {
+    const { tokens } = provider(() => ({ status: 400, body: { error } }));
+    const thrown = await tokens.getToken().catch((e) => e);
+    expect(thrown).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect(thrown.message).toContain(`POST /auth/oauth2/token: 400 ${error}`);
+    expect(thrown.message).toMatch(hint);
+  });
+
+  it('retries a throttled token endpoint', async () => {
+    const { fetch, tokens } = provider((_, __, call) =>
+      call === 1 ? { status: 429, headers: { 'retry-after': '2' } } : okToken(),
+    );
+    await expect(tokens.getToken()).resolves.toMatch(/^token-/);
+    expect(fetch.calls).toHaveLength(2);
+  });
+
+  it('refuses a 200 without an access token', async () => {
+    const { tokens } = provider(() => ({ body: { hello: 'world' } }));
+    await expect(tokens.getToken()).rejects.toThrow(/without an access_token/);
+  });
+});

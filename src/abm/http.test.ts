@@ -1,0 +1,177 @@
+import {
+  IntegrationProviderAPIError,
+  IntegrationProviderAuthenticationError,
+  IntegrationProviderAuthorizationError,
+} from '@jupiterone/integration-sdk-core';
+
+import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
+import { HttpOptions, HttpTransport, parseRetryAfter, toProviderError } from './http';
+
+const URL_ = 'https://api.test/v1/orgDevices';
+const request = { endpoint: 'GET /v1/orgDevices', url: URL_ };
+
+/** A transport on a virtual clock: sleeping advances time instantly. */
+function transport(fetch: HttpOptions['fetch'], extra: HttpOptions = {}) {
+  const clock = virtualClock();
+  const t = new HttpTransport({
+    fetch,
+    ...clock,
+    random: () => 0.5,
+    baseBackoffMs: 100,
+    ...extra,
+  });
+  return { t, waits: clock.waits };
+}
+
+describe('HttpTransport', () => {
+  it('returns a parsed JSON answer', async () => {
+    const { t } = transport(fakeFetch(() => ({ body: { data: [1] } })));
+    const response = await t.request(request);
+    expect(response.status).toBe(200);
+    expect(response.json).toEqual({ data: [1] });
+  });
+
+  it.each([500, 502, 503, 504, 408])(
+    'retries %i with growing backoff, then succeeds',
+    async (status) => {
+      const fetch = fakeFetch((_, __, call) =>
+        call < 3 ? { status, body: {} } : { body: { ok: true } },
+      );
+      const { t, waits } = transport(fetch);
+      expect((await t.request(request)).json).toEqual({ ok: true });
+      expect(fetch.calls).toHaveLength(3);
+      expect(waits).toEqual([75, 150]);
+      expect(t.stats.retries).toBe(2);
+    },
+  );
+
+  it('honours Retry-After in seconds and as an HTTP date on 429', async () => {
+    const clock = virtualClock(Date.parse('2026-01-01T00:00:00Z'));
+    const fetch = fakeFetch((_, __, call) => {
+      if (call === 1) return { status: 429, headers: { 'retry-after': '7' } };
+      if (call === 2) {
+        return {
+          status: 429,
+          headers: { 'retry-after': new Date(clock.now() + 3000).toUTCString() },
+        };
+      }
+      return { body: {} };
+    });
+    const t = new HttpTransport({ fetch, ...clock });
+    await t.request(request);
+    const { waits } = clock;
+    expect(waits.filter((w) => w >= 1000)).toEqual([7000, 3000]);
+    expect(t.stats.throttled).toBe(2);
+  });
+
+  it('retries network errors and unreadable bodies', async () => {
+    const fetch = fakeFetch((_, __, call) => {
+      if (call === 1) throw new Error('socket hang up');
+      if (call === 2) return { text: '{"data": [1, 2' };
+      if (call === 3) return { text: '<html><body>Bad gateway</body></html>' };
+      return { body: { data: [] } };
+    });
+    const { t } = transport(fetch);
+    expect((await t.request(request)).json).toEqual({ data: [] });
+    expect(fetch.calls).toHaveLength(4);
+  });
+
+  it('times out an attempt that never answers and retries it', async () => {
+    const fetch = fakeFetch(
+      (_, init, call) =>
+        new Promise((resolve, reject) => {
+          if (call > 1) resolve({ body: { late: false } });
+          init.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+    );
+    const { t } = transport(fetch, { requestTimeoutMs: 50 });
+    expect((await t.request(request)).json).toEqual({ late: false });
+    expect(fetch.calls).toHaveLength(2);
+  });
+
+  it('gives up after maxAttempts with an error naming the endpoint and status', async () => {
+    const fetch = fakeFetch(() => ({
+      status: 503,
+      body: { errors: [{ status: '503', code: 'SERVICE_UNAVAILABLE', detail: 'Try later' }] },
+    }));
+    const { t } = transport(fetch, { maxAttempts: 3 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error).toBeInstanceOf(IntegrationProviderAPIError);
+    expect(error.message).toContain('GET /v1/orgDevices');
+    expect(error.message).toContain('SERVICE_UNAVAILABLE: Try later');
+    expect(error.message).toContain('gave up after 3 attempts');
+    expect(fetch.calls).toHaveLength(3);
+  });
+
+  it('stops when the run-wide retry budget is spent', async () => {
+    const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '60' } }));
+    const { t } = transport(fetch, { retryBudgetMs: 90_000 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain("run's retry budget");
+    expect(fetch.calls).toHaveLength(2);
+  });
+
+  it('stops when one request would wait longer than its own limit', async () => {
+    const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '600' } }));
+    const { t } = transport(fetch, { maxRequestRetryWaitMs: 60_000 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain('per-request limit');
+    expect(fetch.calls).toHaveLength(1);
+  });
+
+  it('returns statuses that retrying cannot fix without retrying them', async () => {
+    const fetch = fakeFetch(() => ({ status: 404, body: { errors: [{ code: 'NOT_FOUND' }] } }));
+    const { t } = transport(fetch);
+    expect((await t.request(request)).status).toBe(404);
+    expect(fetch.calls).toHaveLength(1);
+  });
+
+  it('keeps at most maxInFlight requests in flight', async () => {
+    const fetch = fakeFetch(
+      () => new Promise((resolve) => setTimeout(() => resolve({ body: {} }), 5)),
+    );
+    const { t } = transport(fetch, { maxInFlight: 4 });
+    await Promise.all(Array.from({ length: 20 }, () => t.request(request)));
+    expect(fetch.calls).toHaveLength(20);
+    expect(fetch.maxInFlight).toBe(4);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  it('reads seconds, HTTP dates, and ignores nonsense', () => {
+    expect(parseRetryAfter('12', now)).toBe(12_000);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:05 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('toProviderError', () => {
+  const body = (code: string) => ({
+    json: { errors: [{ status: '4xx', code, detail: `detail of ${code}` }] },
+    text: '',
+  });
+  it('maps 401, 403 and others to the SDK classes with Apple code and detail', () => {
+    const e401 = toProviderError(request, { status: 401, ...body('UNAUTHORIZED') });
+    expect(e401).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    const e403 = toProviderError(request, { status: 403, ...body('FORBIDDEN') }, 'check the role');
+    expect(e403).toBeInstanceOf(IntegrationProviderAuthorizationError);
+    expect(e403.message).toBe(
+      'Provider authorization failed at GET /v1/orgDevices: 403 FORBIDDEN: detail of FORBIDDEN. check the role',
+    );
+    const e404 = toProviderError(request, { status: 404, ...body('NOT_FOUND') });
+    expect(e404.constructor).toBe(IntegrationProviderAPIError);
+    expect(e404.status).toBe(404);
+  });
+
+  it('summarizes HTML bodies and redacts tokens in them', () => {
+    const error = toProviderError(request, {
+      status: 400,
+      json: undefined,
+      text: '<html><h1>Oops</h1> eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl</html>',
+    });
+    expect(error.message).toContain('Oops [REDACTED]');
+  });
+});

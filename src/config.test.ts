@@ -1,0 +1,176 @@
+import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
+import { generateKeyPairSync } from 'crypto';
+
+import { EC_PARAMETERS_P256, generateP256, generatePem, swapLabel } from '../test/helpers/keys';
+import { IntegrationConfig, parseConfig } from './config';
+
+const key = generateP256();
+const CLIENT_ID = 'BUSINESSAPI.3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
+const KEY_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d';
+
+function config(overrides: Partial<IntegrationConfig> = {}): Partial<IntegrationConfig> {
+  return { clientId: CLIENT_ID, keyId: KEY_ID, privateKey: key.sec1, ...overrides };
+}
+
+function errorOf(overrides: Partial<IntegrationConfig>): IntegrationValidationError {
+  try {
+    parseConfig(config(overrides));
+  } catch (err) {
+    expect(err).toBeInstanceOf(IntegrationValidationError);
+    return err as IntegrationValidationError;
+  }
+  throw new Error('expected parseConfig to throw');
+}
+
+describe('parseConfig', () => {
+  it('derives host, scope and kind from a Business Client ID', () => {
+    const parsed = parseConfig(config());
+    expect(parsed).toMatchObject({
+      kind: 'business',
+      scope: 'business.api',
+      apiBaseUrl: 'https://api-business.apple.com',
+      tokenUrl: 'https://account.apple.com/auth/oauth2/token',
+    });
+    expect(parsed.privateKey.asymmetricKeyType).toBe('ec');
+  });
+
+  it('derives host, scope and kind from a School Client ID', () => {
+    const parsed = parseConfig(config({ clientId: CLIENT_ID.replace('BUSINESSAPI', 'SCHOOLAPI') }));
+    expect(parsed).toMatchObject({
+      kind: 'school',
+      scope: 'school.api',
+      apiBaseUrl: 'https://api-school.apple.com',
+    });
+  });
+
+  it.each(['clientId', 'keyId', 'privateKey'] as const)('names the missing field %s', (field) => {
+    for (const missing of [undefined, '', '   ']) {
+      const error = errorOf({ [field]: missing });
+      expect(error.message).toMatch(new RegExp(`${field}|PRIVATE_KEY`));
+      expect(error.message).toMatch(/missing/i);
+    }
+  });
+
+  it.each([
+    ['a bare UUID', '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b'],
+    ['an unknown prefix', 'MDMAPI.3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b'],
+    ['a truncated UUID', 'BUSINESSAPI.3f2a1b4c-5d6e'],
+  ])('refuses a Client ID that is %s', (_, clientId) => {
+    const error = errorOf({ clientId });
+    expect(error.message).toContain('clientId (CLIENT_ID)');
+    expect(error.message).toContain('BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>');
+  });
+
+  it('refuses a Key ID that is not a UUID', () => {
+    const error = errorOf({ keyId: CLIENT_ID });
+    expect(error.message).toContain('keyId (KEY_ID)');
+    expect(error.message).toMatch(/UUID/);
+  });
+
+  it('trims surrounding whitespace and quotes from identifiers', () => {
+    const parsed = parseConfig(config({ clientId: ` "${CLIENT_ID}" `, keyId: `'${KEY_ID}'` }));
+    expect(parsed.clientId).toBe(CLIENT_ID);
+    expect(parsed.keyId).toBe(KEY_ID);
+  });
+
+  describe('private key variants that must be accepted', () => {
+    const variants: Array<[string, string]> = [
+      ['SEC1', key.sec1],
+      ['PKCS#8', key.pkcs8],
+      ['an EC PARAMETERS block in front', `${EC_PARAMETERS_P256}\n${key.sec1}`],
+      ['SEC1 content under the PKCS#8 label', swapLabel(key.sec1)],
+      ['PKCS#8 content under the SEC1 label', swapLabel(key.pkcs8)],
+      ['literal \\n sequences (one-line env value)', key.sec1.replace(/\n/g, '\\n')],
+      ['CRLF line ends', key.pkcs8.replace(/\n/g, '\r\n')],
+      ['surrounding whitespace', `\n\n   ${key.sec1}   \n`],
+      ['surrounding double quotes', `"${key.sec1.replace(/\n/g, '\\n')}"`],
+      ['surrounding single quotes', `'${key.pkcs8}'`],
+    ];
+    it.each(variants)('accepts %s', (_, privateKey) => {
+      const parsed = parseConfig(config({ privateKey }));
+      expect(
+        parsed.privateKey
+          .export({ format: 'der', type: 'pkcs8' })
+          .equals(key.privateKey.export({ format: 'der', type: 'pkcs8' })),
+      ).toBe(true);
+    });
+  });
+
+  describe('private keys that must be refused, each with a clear reason', () => {
+    const rsa = generatePem('rsa');
+    const p384 = generatePem('ec-p384');
+    const ed25519 = generatePem('ed25519');
+    const encrypted = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'x' })
+      .toString();
+    const rsaTraditional = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ format: 'pem', type: 'pkcs1' })
+      .toString();
+    const lines = key.sec1.trim().split('\n');
+    const cases: Array<[string, string, RegExp]> = [
+      ['an RSA key (PKCS#8)', rsa.privateKey, /RSA key/],
+      ['an RSA key (PKCS#1)', rsaTraditional, /RSA key/],
+      ['a P-384 key', p384.privateKey, /secp384r1.*P-256/],
+      ['an Ed25519 key', ed25519.privateKey, /ED25519 key/],
+      ['a truncated PEM (no END line)', lines.slice(0, 3).join('\n'), /truncated/],
+      [
+        'a PEM with part of its body cut out',
+        [lines[0], lines[1], lines[lines.length - 1]].join('\n'),
+        /truncated or corrupted|not base64/,
+      ],
+      ['garbage', 'not a key at all', /does not contain a PEM key/],
+      ['an encrypted PEM', encrypted, /encrypted/],
+      [
+        'a certificate',
+        '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vy\n-----END CERTIFICATE-----',
+        /certificate/,
+      ],
+      ['a public key', p384.publicKey, /public key/],
+      ['only EC PARAMETERS', EC_PARAMETERS_P256, /EC PARAMETERS/],
+    ];
+    it.each(cases)('refuses %s', (_, privateKey, reason) => {
+      const error = errorOf({ privateKey });
+      expect(error.message).toContain('privateKey (PRIVATE_KEY)');
+      expect(error.message).toMatch(reason);
+    });
+
+    it('never echoes key material in the message', () => {
+      const body = rsa.privateKey.split('\n')[1];
+      expect(errorOf({ privateKey: rsa.privateKey }).message).not.toContain(body);
+    });
+  });
+
+  describe('URL overrides', () => {
+    it('accepts https anywhere and http on loopback hosts, and strips /v1', () => {
+      expect(
+        parseConfig(config({ apiBaseUrl: 'https://proxy.example.com/abm/v1/' })).apiBaseUrl,
+      ).toBe('https://proxy.example.com/abm');
+      for (const host of ['127.0.0.1:8080', 'localhost:9', '[::1]:443']) {
+        expect(parseConfig(config({ apiBaseUrl: `http://${host}` })).apiBaseUrl).toBe(
+          `http://${host}`,
+        );
+      }
+      expect(
+        parseConfig(config({ tokenUrl: 'http://127.0.0.1:5/auth/oauth2/token' })).tokenUrl,
+      ).toBe('http://127.0.0.1:5/auth/oauth2/token');
+    });
+
+    it.each([
+      ['apiBaseUrl', 'http://api.example.com', /must use https/],
+      ['apiBaseUrl', 'http://10.0.0.5', /must use https/],
+      ['tokenUrl', 'http://account.example.com/token', /must use https/],
+      ['apiBaseUrl', 'ftp://127.0.0.1', /must be an https URL/],
+      ['apiBaseUrl', 'not a url', /not a valid URL/],
+      ['apiBaseUrl', 'https://api.example.com/?x=1', /without query/],
+    ] as const)('refuses %s = %s', (field, value, reason) => {
+      const error = errorOf({ [field]: value });
+      expect(error.message).toContain(field);
+      expect(error.message).toMatch(reason);
+    });
+  });
+
+  it('reads the retry budget and refuses nonsense', () => {
+    expect(parseConfig(config({ retryBudgetSeconds: '60' })).retryBudgetMs).toBe(60_000);
+    expect(errorOf({ retryBudgetSeconds: 'soon' }).message).toContain('retryBudgetSeconds');
+  });
+});

@@ -1,0 +1,239 @@
+import fc from 'fast-check';
+
+import { convertOrgDevice, deviceStatus } from './converter';
+
+const device = {
+  type: 'orgDevices',
+  id: 'C02XL0GFJGH5',
+  attributes: {
+    serialNumber: 'C02XL0GFJGH5',
+    addedToOrgDateTime: '2024-03-01T10:00:00Z',
+    updatedDateTime: '2024-05-02T11:12:13.456Z',
+    deviceModel: 'MacBook Pro 14"',
+    productFamily: 'Mac',
+    productType: 'MacBookPro18,3',
+    deviceCapacity: '512GB',
+    partNumber: 'Z15G',
+    orderNumber: 'ORD-1',
+    orderDateTime: '2024-02-20T00:00:00Z',
+    color: 'SPACE GRAY',
+    status: 'ASSIGNED',
+    imei: [],
+    meid: [],
+    eid: null,
+    wifiMacAddress: 'AA:BB:CC:DD:EE:01',
+    bluetoothMacAddress: ['AA:BB:CC:DD:EE:02'],
+    ethernetMacAddress: ['AA:BB:CC:DD:EE:03'],
+    purchaseSourceType: 'RESELLER',
+    purchaseSourceUid: '1234567',
+    isMdmMigrationCapable: true,
+    mdmMigrationStatus: 'REQUESTED',
+    mdmMigrationDeadlineDateTime: '2025-01-01T00:00:00Z',
+    batteryHealth: 'GOOD',
+    warrantyEndDateTime: '2027-01-01T00:00:00Z',
+    bad_name: 'dropped',
+    nested: { dropped: true },
+  },
+  relationships: {},
+  links: { self: 'https://api-business.apple.com/v1/orgDevices/C02XL0GFJGH5' },
+};
+
+function entityOf(resource: unknown) {
+  const result = convertOrgDevice(resource);
+  if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
+  return result.entity;
+}
+
+describe('convertOrgDevice', () => {
+  it('maps every documented attribute to the JupiterOne property names', () => {
+    const entity = entityOf(device);
+    expect(entity).toMatchObject({
+      _key: 'apple_business_manager_org_device:C02XL0GFJGH5',
+      _type: 'apple_business_manager_org_device',
+      _class: ['Device'],
+      id: 'C02XL0GFJGH5',
+      name: 'C02XL0GFJGH5',
+      displayName: 'MacBook Pro 14" (C02XL0GFJGH5)',
+      category: 'endpoint',
+      make: 'Apple',
+      model: 'MacBook Pro 14"',
+      serial: 'C02XL0GFJGH5',
+      deviceId: 'C02XL0GFJGH5',
+      lastSeenOn: null,
+      hardwareModel: 'MacBookPro18,3',
+      platform: 'darwin',
+      status: 'assigned',
+      assignmentStatus: 'ASSIGNED',
+      deviceFamily: 'Mac',
+      productType: 'MacBookPro18,3',
+      deviceCapacity: '512GB',
+      color: 'SPACE GRAY',
+      partNumber: 'Z15G',
+      orderNumber: 'ORD-1',
+      orderedOn: Date.parse('2024-02-20T00:00:00Z'),
+      addedToOrgOn: Date.parse('2024-03-01T10:00:00Z'),
+      updatedOn: Date.parse('2024-05-02T11:12:13.456Z'),
+      purchaseSourceType: 'RESELLER',
+      purchaseSourceId: '1234567',
+      wifiMacAddress: 'AA:BB:CC:DD:EE:01',
+      bluetoothMacAddress: 'AA:BB:CC:DD:EE:02',
+      ethernetMacAddress: ['AA:BB:CC:DD:EE:03'],
+      macAddress: ['aa:bb:cc:dd:ee:01', 'aa:bb:cc:dd:ee:03'],
+      isMdmMigrationCapable: true,
+      mdmMigrationStatus: 'REQUESTED',
+      mdmMigrationDeadlineOn: Date.parse('2025-01-01T00:00:00Z'),
+      batteryHealth: 'GOOD',
+      warrantyEndOn: Date.parse('2027-01-01T00:00:00Z'),
+    });
+    expect(entity).not.toHaveProperty('imei');
+    expect(entity).not.toHaveProperty('eid');
+    expect(entity).not.toHaveProperty('releasedFromOrgOn');
+    expect(entity).not.toHaveProperty('bad_name');
+    expect(entity).not.toHaveProperty('nested');
+    expect(entity._rawData?.[0].rawData).toEqual(device);
+  });
+
+  it('marks released devices decommissioned and inactive', () => {
+    const entity = entityOf({
+      ...device,
+      attributes: { ...device.attributes, releasedFromOrgDateTime: '2025-06-01T00:00:00Z' },
+    });
+    expect(entity).toMatchObject({
+      status: 'decommissioned',
+      active: false,
+      releasedFromOrgOn: Date.parse('2025-06-01T00:00:00Z'),
+    });
+  });
+
+  it('maps Apple statuses onto the Device class enum', () => {
+    expect(deviceStatus('ASSIGNED', undefined)).toBe('assigned');
+    expect(deviceStatus('UNASSIGNED', undefined)).toBe('ready');
+    expect(deviceStatus('SOMETHING_NEW', undefined)).toBe('other');
+    expect(deviceStatus(undefined, undefined)).toBe('unknown');
+  });
+
+  it('keeps required Device keys present as null when unknown', () => {
+    const entity = entityOf({ type: 'orgDevices', id: 'F9FXXXXXXX1' });
+    expect(entity).toMatchObject({ category: null, model: null, serial: 'F9FXXXXXXX1' });
+    expect(entity).not.toHaveProperty('platform');
+  });
+
+  it.each([
+    ['not an object', 'hello', /not an object/],
+    ['no serial', { type: 'orgDevices', attributes: {} }, /no serial number/],
+    ['a serial with spaces', { id: 'ABC DEF' }, /printable ASCII/],
+    ['a serial too long', { id: 'X'.repeat(65) }, /printable ASCII/],
+  ])('skips a record that is %s, with a reason', (_, resource, reason) => {
+    const result = convertOrgDevice(resource);
+    expect(result).toEqual({ skipped: expect.stringMatching(reason) });
+  });
+
+  it('ignores values of the wrong type and unparseable times', () => {
+    const entity = entityOf({
+      id: 'SERIAL0001',
+      attributes: {
+        deviceModel: 42,
+        imei: 'one-imei',
+        addedToOrgDateTime: '1',
+        orderDateTime: 'yesterday',
+        isMdmMigrationCapable: 'yes',
+        color: '',
+      },
+    });
+    expect(entity.model).toBeNull();
+    expect(entity.imei).toEqual(['one-imei']);
+    expect(entity).not.toHaveProperty('addedToOrgOn');
+    expect(entity).not.toHaveProperty('orderedOn');
+    expect(entity).not.toHaveProperty('isMdmMigrationCapable');
+    expect(entity).not.toHaveProperty('color');
+  });
+});
+
+/** Anything a JSON body could hold. */
+const jsonValue = fc.jsonValue({ maxDepth: 2 });
+const hostileString = fc.oneof(
+  fc.string(),
+  fc.fullUnicodeString(),
+  fc.string({ minLength: 5000, maxLength: 6000 }),
+);
+const attributeValue = fc.oneof(
+  jsonValue,
+  hostileString,
+  fc.constant(null),
+  fc.array(hostileString, { maxLength: 4 }),
+  fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+);
+const knownNames = [
+  'serialNumber',
+  'addedToOrgDateTime',
+  'updatedDateTime',
+  'releasedFromOrgDateTime',
+  'deviceModel',
+  'productFamily',
+  'productType',
+  'deviceCapacity',
+  'partNumber',
+  'orderNumber',
+  'orderDateTime',
+  'color',
+  'status',
+  'imei',
+  'meid',
+  'eid',
+  'wifiMacAddress',
+  'bluetoothMacAddress',
+  'ethernetMacAddress',
+  'purchaseSourceType',
+  'purchaseSourceId',
+  'purchaseSourceUid',
+  'isMdmMigrationCapable',
+  'mdmMigrationStatus',
+  'mdmMigrationDeadlineDateTime',
+];
+const attributes = fc.dictionary(
+  fc.oneof(fc.constantFrom(...knownNames), fc.string(), fc.constantFrom('fooDateTime', 'newFlag')),
+  attributeValue,
+  { maxKeys: 30 },
+);
+const serial = fc.stringMatching(/^[A-Z0-9]{8,12}$/);
+
+describe('convertOrgDevice properties', () => {
+  it('turns any plausible device into a schema-valid entity keyed by its serial', () => {
+    fc.assert(
+      fc.property(serial, attributes, (sn, attrs) => {
+        const result = convertOrgDevice({
+          type: 'orgDevices',
+          id: sn,
+          attributes: { ...attrs, serialNumber: sn },
+        });
+        // createIntegrationEntity validates against the Device schema in tests.
+        expect('entity' in result).toBe(true);
+        if ('entity' in result) {
+          expect(result.entity._key).toBe(`apple_business_manager_org_device:${sn}`);
+          for (const [name, value] of Object.entries(result.entity)) {
+            if (name.startsWith('_')) continue;
+            expect(name).not.toContain('_');
+            expect(value === null || typeof value !== 'object' || Array.isArray(value)).toBe(true);
+            if (typeof value === 'string') expect(value.length).toBeLessThanOrEqual(4096);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws, whatever the record', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(jsonValue, fc.record({ id: attributeValue, attributes: attributeValue })),
+        (record) => {
+          const result = convertOrgDevice(record);
+          expect(
+            'entity' in result || typeof (result as { skipped: string }).skipped === 'string',
+          ).toBe(true);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
