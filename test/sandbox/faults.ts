@@ -4,6 +4,11 @@ import type { EndpointScope, FaultConfig, FaultRule, LatencyRule } from './types
 
 const FAULT_KINDS = ['tooManyRequests', 'serverError', 'reset', 'truncate', 'html', 'hang'];
 
+/** HTTP dates have whole seconds: round up so a client never retries before the intended time. */
+function httpDate(time: number): string {
+  return new Date(Math.ceil(time / 1000) * 1000).toUTCString();
+}
+
 function scopeMatches(scope: EndpointScope | undefined, endpoint: string): boolean {
   if (scope === undefined || scope === 'all') return true;
   if (scope === 'api') return endpoint !== 'token';
@@ -97,7 +102,7 @@ export class FaultEngine {
     const waitMs = this.admitted[0] + 1000 - now;
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     return limit.retryAfterFormat === 'http-date'
-      ? new Date(now + seconds * 1000).toUTCString()
+      ? httpDate(now + seconds * 1000)
       : String(seconds);
   }
 
@@ -135,7 +140,7 @@ export class FaultEngine {
       case 'none':
         return undefined;
       case 'http-date':
-        return new Date(this.now() + seconds * 1000).toUTCString();
+        return httpDate(this.now() + seconds * 1000);
       default:
         return String(seconds);
     }
