@@ -1,0 +1,129 @@
+import { promises as fs } from 'fs';
+import os from 'os';
+import path from 'path';
+import {
+  Entity,
+  IntegrationInvocationConfig,
+  Relationship,
+} from '@jupiterone/integration-sdk-core';
+import {
+  executeIntegrationLocally,
+  FileSystemGraphObjectStore,
+} from '@jupiterone/integration-sdk-runtime';
+
+import { createInvocationConfig } from '../../src';
+import { CollectorRun } from '../../src/run';
+import type { Sandbox, SandboxAccount } from '../sandbox';
+
+export interface CollectedGraph {
+  storageDirectory: string;
+  entities: Entity[];
+  relationships: Relationship[];
+  /** summary.json, when the run got far enough to write it. */
+  summary?: {
+    integrationStepResults: Array<{ id: string; status: string; partialTypes: string[] }>;
+    metadata: { partialDatasets: { types: string[] } };
+  };
+  /** What the run threw (validation or authentication errors end a run). */
+  error?: Error;
+}
+
+export interface CollectOptions {
+  account?: SandboxAccount;
+  /** Extra or overriding environment, e.g. a broken PRIVATE_KEY. */
+  env?: Record<string, string | undefined>;
+  /** Passed to createInvocationConfig: short timeouts and backoff keep fault tests quick. */
+  collector?: ConstructorParameters<typeof CollectorRun>[1];
+}
+
+/** Environment variables that configure a collection against the sandbox. */
+export function sandboxEnv(
+  sandbox: Sandbox,
+  account = sandbox.credentials,
+): Record<string, string> {
+  return {
+    CLIENT_ID: account.clientId,
+    KEY_ID: account.keyId,
+    PRIVATE_KEY: account.privateKey,
+    API_BASE_URL: sandbox.apiBaseUrl,
+    TOKEN_URL: sandbox.tokenUrl,
+  };
+}
+
+/** Reads every entity and relationship a run wrote under `storageDirectory/graph`. */
+export async function readGraph(storageDirectory: string): Promise<{
+  entities: Entity[];
+  relationships: Relationship[];
+}> {
+  const entities: Entity[] = [];
+  const relationships: Relationship[] = [];
+  async function walk(dir: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const file = path.join(dir, name);
+      if ((await fs.stat(file)).isDirectory()) {
+        await walk(file);
+      } else if (name.endsWith('.json')) {
+        const content = JSON.parse(await fs.readFile(file, 'utf8'));
+        entities.push(...(content.entities ?? []));
+        relationships.push(...(content.relationships ?? []));
+      }
+    }
+  }
+  await walk(path.join(storageDirectory, 'graph'));
+  return { entities, relationships };
+}
+
+/**
+ * Runs the real collection in this process, as `j1-integration collect` does
+ * (config from environment variables, schema validation on, a file-system
+ * graph store), into a temporary directory.
+ */
+export async function collectFromSandbox(
+  sandbox: Sandbox,
+  options: CollectOptions = {},
+): Promise<CollectedGraph> {
+  const storageDirectory = await fs.mkdtemp(path.join(os.tmpdir(), 'abm-collect-'));
+  const env: Record<string, string | undefined> = {
+    ...sandboxEnv(sandbox, options.account),
+    JUPITERONE_INTEGRATION_STORAGE_DIRECTORY: storageDirectory,
+    DISABLE_DISK_USAGE_METRIC: '1',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal',
+    ...options.env,
+  };
+  const saved: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(env)) {
+    saved[name] = process.env[name];
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  let error: Error | undefined;
+  try {
+    await executeIntegrationLocally(
+      // The runtime's signature is typed for the base config; ours is a subtype.
+      createInvocationConfig(options.collector) as unknown as IntegrationInvocationConfig,
+      { current: { startedOn: Date.now() } },
+      { enableSchemaValidation: true, graphObjectStore: new FileSystemGraphObjectStore() },
+    );
+  } catch (err) {
+    error = err as Error;
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  const graph = await readGraph(storageDirectory);
+  let summary: CollectedGraph['summary'];
+  try {
+    summary = JSON.parse(await fs.readFile(path.join(storageDirectory, 'summary.json'), 'utf8'));
+  } catch {
+    summary = undefined;
+  }
+  return { storageDirectory, ...graph, summary, error };
+}
