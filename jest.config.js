@@ -12,5 +12,6 @@ module.exports = {
     '^expect/build/(.*)$': '<rootDir>/node_modules/expect/build/$1',
   },
   setupFiles: ['<rootDir>/test/setup/env.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/setup/matchers.ts'],
   testTimeout: 60_000,
 };

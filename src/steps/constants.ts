@@ -11,21 +11,122 @@ export const Steps = {
   DEVICE_ASSIGNMENTS: 'build-mdm-server-device-relationships',
 } as const;
 
+const STRING = { type: 'string' };
+const STRINGS = { type: 'array', items: STRING };
+const STRING_OR_STRINGS = { anyOf: [STRING, STRINGS] };
+const TIME = { type: 'number' };
+const BOOLEAN = { type: 'boolean' };
+const GRAPH_OBJECT = {
+  _key: STRING,
+  _type: STRING,
+  _class: STRINGS,
+  _rawData: { type: 'array' },
+  id: STRING,
+  name: STRING,
+  displayName: STRING,
+};
+
+/**
+ * The exact property set of each entity type. `additionalProperties: false`
+ * makes step tests fail on any property that is renamed, added or misspelt
+ * without updating this list (and so the documentation).
+ */
+export const EntitySchemas = {
+  ORGANIZATION: {
+    additionalProperties: false,
+    properties: {
+      ...GRAPH_OBJECT,
+      clientId: STRING,
+      accountType: { type: 'string', enum: ['business', 'school'] },
+      orgType: { type: 'string', enum: ['org', 'edu'] },
+      orgId: STRING,
+      orgEmail: STRING,
+      orgPhone: STRING,
+      orgAddress: STRING,
+      adminId: STRING,
+      accessURL: STRING,
+      webLink: STRING,
+    },
+  },
+  MDM_SERVER: {
+    additionalProperties: false,
+    properties: {
+      ...GRAPH_OBJECT,
+      category: STRINGS,
+      function: STRINGS,
+      serverType: STRING,
+      status: STRING,
+      active: BOOLEAN,
+      createdOn: TIME,
+      updatedOn: TIME,
+      defaultProductFamilies: STRINGS,
+      deviceCount: { type: 'number' },
+      enableMdmDisownFlag: BOOLEAN,
+      lastConnectedOn: TIME,
+      lastConnectedIp: STRING,
+    },
+  },
+  DEVICE: {
+    additionalProperties: false,
+    properties: {
+      ...GRAPH_OBJECT,
+      category: { type: ['string', 'null'] },
+      make: STRING,
+      model: { type: ['string', 'null'] },
+      serial: STRING,
+      deviceId: STRING,
+      lastSeenOn: { type: 'null' },
+      hardwareVendor: STRING,
+      hardwareModel: STRING,
+      hardwareSerial: STRING,
+      platform: STRING,
+      status: STRING,
+      assignmentStatus: STRING,
+      active: BOOLEAN,
+      deviceFamily: STRING,
+      productType: STRING,
+      deviceCapacity: STRING,
+      color: STRING,
+      partNumber: STRING,
+      orderNumber: STRING,
+      orderedOn: TIME,
+      addedToOrgOn: TIME,
+      updatedOn: TIME,
+      releasedFromOrgOn: TIME,
+      purchaseSourceType: STRING,
+      purchaseSourceId: STRING,
+      imei: STRINGS,
+      meid: STRINGS,
+      eid: STRING,
+      wifiMacAddress: STRING_OR_STRINGS,
+      bluetoothMacAddress: STRING_OR_STRINGS,
+      ethernetMacAddress: STRINGS,
+      macAddress: STRINGS,
+      isMdmMigrationCapable: BOOLEAN,
+      mdmMigrationStatus: STRING,
+      mdmMigrationDeadlineOn: TIME,
+    },
+  },
+};
+
 export const Entities = {
   ORGANIZATION: {
     resourceName: 'Organization',
     _type: 'apple_business_manager_organization',
     _class: ['Account'],
+    schema: EntitySchemas.ORGANIZATION,
   },
   MDM_SERVER: {
     resourceName: 'MDM Server',
     _type: 'apple_business_manager_mdm_server',
     _class: ['Service'],
+    schema: EntitySchemas.MDM_SERVER,
   },
   DEVICE: {
     resourceName: 'Device',
     _type: 'apple_business_manager_org_device',
     _class: ['Device'],
+    schema: EntitySchemas.DEVICE,
   },
 } satisfies Record<string, StepEntityMetadata>;
 
