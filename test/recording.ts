@@ -23,10 +23,11 @@ export function redactTokenExchange(entry: RecordingEntry): void {
     if (form.has('client_assertion')) form.set('client_assertion', REDACTED);
     postData.text = form.toString();
   }
-  if (postData?.params) {
-    postData.params = postData.params.map((p: { name: string; value?: string }) =>
+  const params: Array<{ name: string; value?: string }> | undefined = postData?.params;
+  if (postData && params) {
+    postData.params = params.map((p) =>
       p.name === 'client_assertion' ? { ...p, value: REDACTED } : p,
-    );
+    ) as typeof postData.params;
   }
   const content = entry.response.content;
   if (content?.text) {

@@ -21,7 +21,11 @@ describe.each(Object.values(Steps))('step %s', (stepId) => {
       invocationConfig: run.invocationConfig,
       instanceConfig: run.instanceConfig,
     });
-    expect(result).toMatchStepMetadata({ stepId, invocationConfig: run.invocationConfig });
+    expect(result).toMatchStepMetadata({
+      stepId,
+      invocationConfig: run.invocationConfig,
+      instanceConfig: run.instanceConfig,
+    });
     if (run.mode === 'replay') expect(run.sandbox.stats().totalRequests).toBe(0);
 
     const { fleet } = run.sandbox;
