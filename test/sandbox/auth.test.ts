@@ -48,15 +48,17 @@ describe('token endpoint', () => {
   });
 
   it.each([
-    ['unknown kid', { kid: '00000000-0000-4000-8000-000000000000' }],
-    ['wrong aud', { aud: 'https://account.apple.com/auth/oauth2/token' }],
-    ['wrong iss', { iss: 'BUSINESSAPI.00000000-0000-4000-8000-000000000000' }],
-    ['wrong sub', { sub: 'someone' }],
-  ])('refuses %s with invalid_client', async (_label, overrides) => {
+    ['unknown kid', { kid: '00000000-0000-4000-8000-000000000000' }, /kid/],
+    ['wrong aud', { aud: 'https://account.apple.com/auth/oauth2/token' }, /aud/],
+    ['wrong iss', { iss: 'BUSINESSAPI.00000000-0000-4000-8000-000000000000' }, /iss/],
+    ['wrong sub', { sub: 'someone' }, /sub/],
+  ])('refuses %s with invalid_client, for that reason', async (_label, overrides, reason) => {
     const account = sandbox.credentials;
-    expect(
-      await refused(tokenForm(account, await assertionFor(account, nowSeconds(), overrides))),
-    ).toBe('invalid_client');
+    const form = tokenForm(account, await assertionFor(account, nowSeconds(), overrides));
+    const { status, body } = await postToken(sandbox, form);
+    expect(status).toBe(400);
+    expect(body.error).toBe('invalid_client');
+    expect(body.error_description).toMatch(reason);
   });
 
   it('refuses an expired assertion, and one that lives 180 days or more', async () => {
