@@ -14,6 +14,11 @@ import {
 import { createInvocationConfig } from '../../src';
 import { CollectorRun } from '../../src/run';
 import type { Sandbox, SandboxAccount } from '../sandbox';
+import { readGraph } from './graph';
+import { sandboxEnv } from './sandboxEnv';
+
+export { readGraph } from './graph';
+export { sandboxEnv } from './sandboxEnv';
 
 export interface CollectedGraph {
   storageDirectory: string;
@@ -34,49 +39,6 @@ export interface CollectOptions {
   env?: Record<string, string | undefined>;
   /** Passed to createInvocationConfig: short timeouts and backoff keep fault tests quick. */
   collector?: ConstructorParameters<typeof CollectorRun>[1];
-}
-
-/** Environment variables that configure a collection against the sandbox. */
-export function sandboxEnv(
-  sandbox: Sandbox,
-  account = sandbox.credentials,
-): Record<string, string> {
-  return {
-    CLIENT_ID: account.clientId,
-    KEY_ID: account.keyId,
-    PRIVATE_KEY: account.privateKey,
-    API_BASE_URL: sandbox.apiBaseUrl,
-    TOKEN_URL: sandbox.tokenUrl,
-  };
-}
-
-/** Reads every entity and relationship a run wrote under `storageDirectory/graph`. */
-export async function readGraph(storageDirectory: string): Promise<{
-  entities: Entity[];
-  relationships: Relationship[];
-}> {
-  const entities: Entity[] = [];
-  const relationships: Relationship[] = [];
-  async function walk(dir: string): Promise<void> {
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const file = path.join(dir, name);
-      if ((await fs.stat(file)).isDirectory()) {
-        await walk(file);
-      } else if (name.endsWith('.json')) {
-        const content = JSON.parse(await fs.readFile(file, 'utf8'));
-        entities.push(...(content.entities ?? []));
-        relationships.push(...(content.relationships ?? []));
-      }
-    }
-  }
-  await walk(path.join(storageDirectory, 'graph'));
-  return { entities, relationships };
 }
 
 /**
