@@ -21,7 +21,8 @@ const GRAPH_OBJECT = {
   _type: STRING,
   _class: STRINGS,
   _rawData: { type: 'array' },
-  id: STRING,
+  // The Entity class already types `id`; repeating it here trips Ajv's strict mode.
+  id: {},
   name: STRING,
   displayName: STRING,
 };

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 
+import { Entities } from '../constants';
 import { convertOrgDevice, deviceStatus } from './converter';
 
 const device = {
@@ -91,6 +92,17 @@ describe('convertOrgDevice', () => {
     expect(entity).not.toHaveProperty('bad_name');
     expect(entity).not.toHaveProperty('nested');
     expect(entity._rawData?.[0].rawData).toEqual(device);
+  });
+
+  it('fits the strict schema, which refuses any property it does not list', () => {
+    const entity = entityOf(device);
+    const { batteryHealth: _b, warrantyEndOn: _w, ...documented } = entity;
+    expect([documented]).toMatchGraphObjectSchema(Entities.DEVICE);
+    expect(() =>
+      expect([{ ...documented, serialNumber: 'renamed' }]).toMatchGraphObjectSchema(
+        Entities.DEVICE,
+      ),
+    ).toThrow(/additional/i);
   });
 
   it('marks released devices decommissioned and inactive', () => {
