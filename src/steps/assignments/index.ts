@@ -32,7 +32,17 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
   async executionHandler(context) {
     const { jobState, logger } = context;
     const client = getRun(context).getClient(logger);
-    const servers = (await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS)) ?? [];
+    const servers = await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS);
+    const devices = await jobState.getData<number>(DataKeys.DEVICE_COUNT);
+    if (servers === undefined || devices === undefined) {
+      // A step this one depends on failed. The runtime marks this step's types partial, so the
+      // previous assignments are kept; checking ids against half a device list would only
+      // produce misleading warnings and wasted requests.
+      logger.warn(
+        'Device assignments not collected: the MDM server or device step did not finish.',
+      );
+      return;
+    }
     const skipped = new SkipTally();
 
     const results = await Promise.allSettled(
@@ -51,7 +61,6 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
       (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
       0,
     );
-    const devices = (await jobState.getData<number>(DataKeys.DEVICE_COUNT)) ?? 0;
     logger.info(
       { organizations: 1, mdmServers: servers.length, devices, assignments },
       `Collection summary: 1 organization, ${servers.length} MDM servers, ${devices} devices, ${assignments} device assignments.`,
