@@ -63,16 +63,12 @@ export interface MdmServerAttributes {
 export type OrgDevice = Resource<'orgDevices', OrgDeviceAttributes>;
 export type MdmServer = Resource<'mdmServers', MdmServerAttributes>;
 
-/**
- * The attributes requested with `fields[orgDevices]`. Sending the list
- * explicitly matters: without it the device list has been seen to leave out
- * released devices. `releasedFromOrgDateTime` is only served on the
- * single-device call, so it is not asked for here.
- */
-export const ORG_DEVICE_LIST_FIELDS = [
+/** Every documented `orgDevices` attribute, both spellings of the purchase source id included. */
+export const ORG_DEVICE_ATTRIBUTES = [
   'serialNumber',
   'addedToOrgDateTime',
   'updatedDateTime',
+  'releasedFromOrgDateTime',
   'deviceModel',
   'productFamily',
   'productType',
@@ -90,10 +86,22 @@ export const ORG_DEVICE_LIST_FIELDS = [
   'ethernetMacAddress',
   'purchaseSourceType',
   'purchaseSourceId',
+  'purchaseSourceUid',
   'isMdmMigrationCapable',
   'mdmMigrationStatus',
   'mdmMigrationDeadlineDateTime',
 ] as const;
+
+/**
+ * The attributes requested with `fields[orgDevices]`. Sending the list
+ * explicitly matters: without it the device list has been seen to leave out
+ * released devices. `releasedFromOrgDateTime` is only served on the
+ * single-device call, and `purchaseSourceUid` is only a misspelling in
+ * Apple's example, so neither is asked for.
+ */
+export const ORG_DEVICE_LIST_FIELDS = ORG_DEVICE_ATTRIBUTES.filter(
+  (name) => name !== 'releasedFromOrgDateTime' && name !== 'purchaseSourceUid',
+);
 
 /** A JSON:API list document, as far as the collector relies on it. */
 export interface ListDocument<T> {

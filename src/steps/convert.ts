@@ -1,14 +1,53 @@
 import {
   createDirectRelationship,
+  createIntegrationEntity,
   Entity,
   Relationship,
   RelationshipClass,
 } from '@jupiterone/integration-sdk-core';
 
-import { compact } from './values';
+import { compact, extraProperties } from './values';
 
 /** A converter's answer: an entity, or why the record was skipped. */
 export type Conversion = { entity: Entity } | { skipped: string };
+
+interface ResourceEntityInput {
+  resource: Record<string, unknown>;
+  attributes: Record<string, unknown>;
+  /** Attribute names the converter maps itself; the rest are carried over as they come. */
+  knownAttributes: ReadonlySet<string>;
+  properties: Record<string, unknown>;
+  metadata: { _type: string; _class: string[]; _key: string };
+  /** Names the record in a skip reason, e.g. "device". */
+  what: string;
+}
+
+/**
+ * Builds the entity for one API resource: the converter's properties, then
+ * any attribute Apple added since, validated against the class schema by the
+ * SDK. A record that still does not fit is skipped with the reason.
+ */
+export function resourceEntity(input: ResourceEntityInput): Conversion {
+  const { properties, metadata } = input;
+  const extras = extraProperties(
+    input.attributes,
+    input.knownAttributes,
+    new Set(Object.keys(properties)),
+  );
+  try {
+    const entity = createIntegrationEntity({
+      entityData: {
+        source: rawSource(input.resource),
+        assign: { ...extras, ...properties, ...metadata },
+      },
+    });
+    return { entity };
+  } catch (err) {
+    return {
+      skipped: `the ${input.what} does not fit the ${metadata._class[0]} schema: ${shorten(err)}`,
+    };
+  }
+}
 
 /**
  * The raw data kept on the entity: only the JSON:API members, so stray

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 
+import { ORG_DEVICE_ATTRIBUTES } from '../../abm/types';
 import { Entities } from '../constants';
 import { convertOrgDevice, deviceStatus } from './converter';
 
@@ -175,33 +176,7 @@ const attributeValue = fc.oneof(
   fc.array(hostileString, { maxLength: 4 }),
   fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
 );
-const knownNames = [
-  'serialNumber',
-  'addedToOrgDateTime',
-  'updatedDateTime',
-  'releasedFromOrgDateTime',
-  'deviceModel',
-  'productFamily',
-  'productType',
-  'deviceCapacity',
-  'partNumber',
-  'orderNumber',
-  'orderDateTime',
-  'color',
-  'status',
-  'imei',
-  'meid',
-  'eid',
-  'wifiMacAddress',
-  'bluetoothMacAddress',
-  'ethernetMacAddress',
-  'purchaseSourceType',
-  'purchaseSourceId',
-  'purchaseSourceUid',
-  'isMdmMigrationCapable',
-  'mdmMigrationStatus',
-  'mdmMigrationDeadlineDateTime',
-];
+const knownNames: string[] = [...ORG_DEVICE_ATTRIBUTES];
 const attributes = fc.dictionary(
   fc.oneof(fc.constantFrom(...knownNames), fc.string(), fc.constantFrom('fooDateTime', 'newFlag')),
   attributeValue,

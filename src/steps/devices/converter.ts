@@ -1,10 +1,8 @@
-import { createIntegrationEntity } from '@jupiterone/integration-sdk-core';
-
-import { Conversion, rawSource, shorten } from '../convert';
+import { ORG_DEVICE_ATTRIBUTES } from '../../abm/types';
+import { Conversion, resourceEntity } from '../convert';
 import { deviceKey, Entities } from '../constants';
 import {
   compact,
-  extraProperties,
   isRecord,
   limitLength,
   readBoolean,
@@ -14,34 +12,8 @@ import {
   readTime,
 } from '../values';
 
-/** Attributes this converter maps by name; anything else is carried over by `extraProperties`. */
-const KNOWN_ATTRIBUTES = new Set([
-  'serialNumber',
-  'addedToOrgDateTime',
-  'updatedDateTime',
-  'releasedFromOrgDateTime',
-  'deviceModel',
-  'productFamily',
-  'productType',
-  'deviceCapacity',
-  'partNumber',
-  'orderNumber',
-  'orderDateTime',
-  'color',
-  'status',
-  'imei',
-  'meid',
-  'eid',
-  'wifiMacAddress',
-  'bluetoothMacAddress',
-  'ethernetMacAddress',
-  'purchaseSourceType',
-  'purchaseSourceId',
-  'purchaseSourceUid',
-  'isMdmMigrationCapable',
-  'mdmMigrationStatus',
-  'mdmMigrationDeadlineDateTime',
-]);
+/** Attributes this converter maps by name; anything else is carried over as it comes. */
+const KNOWN_ATTRIBUTES = new Set<string>(ORG_DEVICE_ATTRIBUTES);
 
 /** Printable ASCII without spaces: what a serial number (and so a `_key`) can hold. */
 const SERIAL_NUMBER = /^[\x21-\x7E]{1,64}$/;
@@ -146,23 +118,16 @@ export function convertOrgDevice(resource: unknown): Conversion {
     mdmMigrationStatus: readString(attributes.mdmMigrationStatus),
     mdmMigrationDeadlineOn: readTime(attributes.mdmMigrationDeadlineDateTime),
   });
-  const extras = extraProperties(attributes, KNOWN_ATTRIBUTES, new Set(Object.keys(properties)));
-
-  try {
-    const entity = createIntegrationEntity({
-      entityData: {
-        source: rawSource(resource),
-        assign: {
-          ...extras,
-          ...properties,
-          _key: deviceKey(serial),
-          _type: Entities.DEVICE._type,
-          _class: Entities.DEVICE._class,
-        },
-      },
-    });
-    return { entity };
-  } catch (err) {
-    return { skipped: `the device does not fit the Device schema: ${shorten(err)}` };
-  }
+  return resourceEntity({
+    resource,
+    attributes,
+    knownAttributes: KNOWN_ATTRIBUTES,
+    properties,
+    metadata: {
+      _key: deviceKey(serial),
+      _type: Entities.DEVICE._type,
+      _class: Entities.DEVICE._class,
+    },
+    what: 'device',
+  });
 }

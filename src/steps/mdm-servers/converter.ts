@@ -1,10 +1,7 @@
-import { createIntegrationEntity } from '@jupiterone/integration-sdk-core';
-
 import { Entities, mdmServerKey } from '../constants';
-import { Conversion, rawSource, shorten } from '../convert';
+import { Conversion, resourceEntity } from '../convert';
 import {
   compact,
-  extraProperties,
   isRecord,
   readBoolean,
   readNumber,
@@ -64,23 +61,16 @@ export function convertMdmServer(resource: unknown): Conversion {
     lastConnectedOn: readTime(attributes.lastConnectedDateTime),
     lastConnectedIp: readString(attributes.lastConnectedIp),
   });
-  const extras = extraProperties(attributes, KNOWN_ATTRIBUTES, new Set(Object.keys(properties)));
-
-  try {
-    const entity = createIntegrationEntity({
-      entityData: {
-        source: rawSource(resource),
-        assign: {
-          ...extras,
-          ...properties,
-          _key: mdmServerKey(id),
-          _type: Entities.MDM_SERVER._type,
-          _class: Entities.MDM_SERVER._class,
-        },
-      },
-    });
-    return { entity };
-  } catch (err) {
-    return { skipped: `the MDM server does not fit the Service schema: ${shorten(err)}` };
-  }
+  return resourceEntity({
+    resource,
+    attributes,
+    knownAttributes: KNOWN_ATTRIBUTES,
+    properties,
+    metadata: {
+      _key: mdmServerKey(id),
+      _type: Entities.MDM_SERVER._type,
+      _class: Entities.MDM_SERVER._class,
+    },
+    what: 'MDM server',
+  });
 }
