@@ -1,0 +1,47 @@
+/**
+ * Preloaded with `node -r test/bench/probe.js ...` into every measured process
+ * (the collector and the SDK floor). At exit it writes this process's own
+ * figures as JSON to the file named by BENCH_PROBE_OUT:
+ * - cpu time (user + system) and the kernel's peak resident set size, from
+ *   process.resourceUsage(), which covers the whole life of the process;
+ * - the highest V8 heap use seen by a light sampler (every 100 ms);
+ * - time from process start to exit.
+ * Plain JavaScript so it loads before ts-node and costs nothing to compile.
+ */
+'use strict';
+
+const fs = require('fs');
+
+const out = process.env.BENCH_PROBE_OUT;
+if (out) {
+  // The variable must not leak into anything this process spawns.
+  delete process.env.BENCH_PROBE_OUT;
+  let peakHeapUsed = 0;
+  let peakRssSampled = 0;
+  const sample = () => {
+    const memory = process.memoryUsage();
+    if (memory.heapUsed > peakHeapUsed) peakHeapUsed = memory.heapUsed;
+    if (memory.rss > peakRssSampled) peakRssSampled = memory.rss;
+  };
+  const timer = setInterval(sample, 100);
+  timer.unref();
+  process.on('exit', (code) => {
+    sample();
+    const usage = process.resourceUsage();
+    const figures = {
+      exitCode: code,
+      uptimeMs: Math.round(process.uptime() * 1000),
+      userCpuMs: Math.round(usage.userCPUTime / 1000),
+      systemCpuMs: Math.round(usage.systemCPUTime / 1000),
+      // resourceUsage().maxRSS is in kilobytes.
+      peakRssBytes: usage.maxRSS * 1024,
+      peakRssSampledBytes: peakRssSampled,
+      peakHeapUsedBytes: peakHeapUsed,
+    };
+    try {
+      fs.writeFileSync(out, JSON.stringify(figures));
+    } catch {
+      // The parent reports a missing probe file; an exit handler must not throw.
+    }
+  });
+}

@@ -1,0 +1,231 @@
+/**
+ * `npm run bench -- [options]`: collection at fleet scale against the sandbox,
+ * beside floors measured in the same run. See docs/performance.md.
+ */
+import { promises as fs } from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { runScenario, ScenarioResult } from './pipeline';
+import { ROOT } from './processes';
+import {
+  merge,
+  renderChart,
+  renderTables,
+  StoredResults,
+  toStored,
+  updateDocument,
+} from './report';
+
+const USAGE = `Usage: npm run bench -- [options]
+  --sizes N,N,...      fleet sizes (default 10000,100000; 1000000 on request)
+  --servers N          MDM servers (default 20)
+  --latency MS         sandbox latency per request (default 25)
+  --jitter MS          extra random latency up to MS (default 0)
+  --seed N             fleet seed (default 1)
+  --rps N              allowed requests per second in the rate-limited scenario (default 20)
+  --rps-devices N      fleet of the rate-limited scenario (default 10000)
+  --rps-servers N      MDM servers of the rate-limited scenario (default 600)
+  --no-rate            skip the rate-limited scenario
+  --only-rate          run only the rate-limited scenario
+  --quick              10,000 devices only, rate-limited scenario at 200 servers
+  --no-doc             print only; leave docs/ and results.json alone
+  --keep               keep the collected graphs and logs (under --work-dir)
+  --work-dir DIR       temporary project directories (default: the OS temp dir)
+  --help`;
+
+interface Args {
+  sizes: number[];
+  servers: number;
+  latencyMs: number;
+  jitterMs: number;
+  seed: number;
+  rps: number;
+  rpsDevices: number;
+  rpsServers: number;
+  rate: boolean;
+  sizesToo: boolean;
+  doc: boolean;
+  keep: boolean;
+  workDir?: string;
+}
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    sizes: [10_000, 100_000],
+    servers: 20,
+    latencyMs: 25,
+    jitterMs: 0,
+    seed: 1,
+    rps: 20,
+    rpsDevices: 10_000,
+    rpsServers: 600,
+    rate: true,
+    sizesToo: true,
+    doc: true,
+    keep: false,
+  };
+  const number = (flag: string, value: string | undefined): number => {
+    const parsed = Number(value);
+    if (value === undefined || !Number.isFinite(parsed) || parsed < 0) {
+      fail(`${flag} needs a non-negative number`);
+    }
+    return parsed;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    switch (flag) {
+      case '--sizes':
+        args.sizes = (argv[++i] ?? '').split(',').map((v) => number(flag, v.replace(/_/g, '')));
+        if (args.sizes.some((v) => v < 1)) fail('--sizes needs positive numbers');
+        break;
+      case '--servers':
+        args.servers = number(flag, argv[++i]);
+        break;
+      case '--latency':
+        args.latencyMs = number(flag, argv[++i]);
+        break;
+      case '--jitter':
+        args.jitterMs = number(flag, argv[++i]);
+        break;
+      case '--seed':
+        args.seed = number(flag, argv[++i]);
+        break;
+      case '--rps':
+        args.rps = number(flag, argv[++i]);
+        if (args.rps <= 0) fail('--rps needs a positive number');
+        break;
+      case '--rps-devices':
+        args.rpsDevices = number(flag, argv[++i]);
+        break;
+      case '--rps-servers':
+        args.rpsServers = number(flag, argv[++i]);
+        break;
+      case '--no-rate':
+        args.rate = false;
+        break;
+      case '--only-rate':
+        args.sizesToo = false;
+        break;
+      case '--quick':
+        args.sizes = [10_000];
+        args.rpsServers = 200;
+        break;
+      case '--no-doc':
+        args.doc = false;
+        break;
+      case '--keep':
+        args.keep = true;
+        break;
+      case '--work-dir':
+        args.workDir = argv[++i] ?? fail('--work-dir needs a directory');
+        break;
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        fail(`unknown option ${flag}`);
+    }
+  }
+  return args;
+}
+
+/** Bound for one child process: generous, but a hung run still ends. */
+function timeoutFor(devices: number): number {
+  return 120_000 + devices * 3;
+}
+
+const RESULTS_FILE = path.join(__dirname, 'results.json');
+const DOC_FILE = path.join(ROOT, 'docs', 'performance.md');
+const CHART_FILE = path.join(ROOT, 'docs', 'performance.svg');
+
+async function readStored(): Promise<StoredResults> {
+  try {
+    return JSON.parse(await fs.readFile(RESULTS_FILE, 'utf8')) as StoredResults;
+  } catch {
+    return { sizes: [] };
+  }
+}
+
+function economyLine(label: string, result: ScenarioResult): string {
+  const verdict = result.economy.pass ? 'PASS' : 'FAIL';
+  const detail = result.economy.pass
+    ? `${result.requests.total} requests = minimal ${result.plan.minimal.total}, no page twice, ${result.graph.devices} devices in the graph`
+    : result.economy.problems.join('; ');
+  return `Request economy [${label}]: ${verdict} (${detail})`;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const workDir = args.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'abm-bench-')));
+  const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+  const update: StoredResults = { sizes: [] };
+  const economyLines: string[] = [];
+  let allPass = true;
+
+  if (args.sizesToo) {
+    for (const devices of args.sizes) {
+      const result = await runScenario({
+        devices,
+        servers: args.servers,
+        seed: args.seed,
+        latencyMs: args.latencyMs,
+        jitterMs: args.jitterMs,
+        workDir,
+        keep: args.keep,
+        timeoutMs: timeoutFor(devices),
+        log,
+      });
+      update.sizes.push(toStored(result));
+      economyLines.push(economyLine(`${devices} devices`, result));
+      allPass &&= result.economy.pass;
+    }
+  }
+  if (args.rate) {
+    const result = await runScenario({
+      devices: args.rpsDevices,
+      servers: args.rpsServers,
+      seed: args.seed,
+      latencyMs: args.latencyMs,
+      jitterMs: args.jitterMs,
+      rps: args.rps,
+      workDir,
+      keep: args.keep,
+      timeoutMs: timeoutFor(args.rpsDevices) + (args.rpsServers * 1000) / args.rps,
+      log,
+    });
+    update.rateLimited = toStored(result);
+    economyLines.push(economyLine(`rate-limited, ${args.rps} rps`, result));
+    allPass &&= result.economy.pass;
+  }
+
+  const shown = args.doc ? merge(await readStored(), update) : update;
+  console.log(`\n${renderTables(shown)}\n`);
+  for (const line of economyLines) console.log(line);
+
+  if (args.doc) {
+    await fs.writeFile(RESULTS_FILE, `${JSON.stringify(shown, null, 2)}\n`);
+    const document = await fs.readFile(DOC_FILE, 'utf8').catch(() => '# Performance\n');
+    await fs.writeFile(DOC_FILE, updateDocument(document, renderTables(shown)));
+    await fs.writeFile(CHART_FILE, renderChart(shown));
+    console.log(
+      `\nUpdated ${path.relative(ROOT, DOC_FILE)}, ${path.relative(ROOT, CHART_FILE)} and ${path.relative(ROOT, RESULTS_FILE)}.`,
+    );
+  }
+  if (!args.keep && !args.workDir) await fs.rm(workDir, { recursive: true, force: true });
+  if (args.keep) console.log(`Graphs and logs kept under ${workDir}.`);
+  if (!allPass) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : String(err));
+    process.exit(1);
+  });
+}
