@@ -1,0 +1,172 @@
+import { Entity, Relationship } from '@jupiterone/integration-sdk-core';
+
+import { HttpOptions } from '../../src/abm/http';
+import { CollectedGraph } from '../helpers/collect';
+
+/** Transport knobs that keep fault tests quick: short backoff, short per-attempt timeout. */
+export const FAST_HTTP: HttpOptions = {
+  baseBackoffMs: 5,
+  maxBackoffMs: 50,
+  requestTimeoutMs: 2_000,
+};
+
+export const Types = {
+  ORGANIZATION: 'apple_business_manager_organization',
+  MDM_SERVER: 'apple_business_manager_mdm_server',
+  DEVICE: 'apple_business_manager_org_device',
+  ORG_HAS_SERVER: 'apple_business_manager_organization_has_mdm_server',
+  ORG_HAS_DEVICE: 'apple_business_manager_organization_has_org_device',
+  SERVER_HAS_DEVICE: 'apple_business_manager_mdm_server_has_org_device',
+} as const;
+
+export const ALL_STEPS_SUCCEEDED = [
+  { id: 'fetch-organization', status: 'success' },
+  { id: 'fetch-mdm-servers', status: 'success' },
+  { id: 'fetch-devices', status: 'success' },
+  { id: 'build-mdm-server-device-relationships', status: 'success' },
+];
+
+export function stepStatuses(graph: CollectedGraph): Array<{ id: string; status: string }> {
+  return (graph.summary?.integrationStepResults ?? []).map(({ id, status }) => ({ id, status }));
+}
+
+export function partialTypes(graph: CollectedGraph): string[] {
+  return [...(graph.summary?.metadata.partialDatasets.types ?? [])].sort();
+}
+
+/** Asserts a run that finished completely: no error, every step a success, nothing partial. */
+export function expectComplete(graph: CollectedGraph): void {
+  expect(graph.error).toBeUndefined();
+  expect(stepStatuses(graph)).toEqual(ALL_STEPS_SUCCEEDED);
+  expect(partialTypes(graph)).toEqual([]);
+}
+
+function sortDeep(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortDeep);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortDeep((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
+}
+
+/** Properties that may differ between two runs of the same data; none are expected today. */
+const VOLATILE = new Set<string>([]);
+
+function canonical(object: Entity | Relationship): string {
+  const copy: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(object)) if (!VOLATILE.has(k)) copy[k] = v;
+  return JSON.stringify(sortDeep(copy));
+}
+
+/**
+ * Differences between two graphs, as short readable lines (empty when
+ * identical): keys only in one of them, keys present twice, and objects whose
+ * content differs.
+ */
+export function graphDifferences(
+  expected: Pick<CollectedGraph, 'entities' | 'relationships'>,
+  actual: Pick<CollectedGraph, 'entities' | 'relationships'>,
+  limit = 20,
+): string[] {
+  const differences: string[] = [];
+  const index = (objects: Array<Entity | Relationship>, label: string) => {
+    const byKey = new Map<string, string>();
+    for (const object of objects) {
+      if (byKey.has(object._key)) differences.push(`${label}: ${object._key} appears twice`);
+      byKey.set(object._key, canonical(object));
+    }
+    return byKey;
+  };
+  const want = index([...expected.entities, ...expected.relationships], 'expected');
+  const got = index([...actual.entities, ...actual.relationships], 'actual');
+  for (const [key, content] of want) {
+    const other = got.get(key);
+    if (other === undefined) differences.push(`missing: ${key}`);
+    else if (other !== content) differences.push(`differs: ${key}`);
+  }
+  for (const key of got.keys()) if (!want.has(key)) differences.push(`unexpected: ${key}`);
+  return differences.length > limit
+    ? [...differences.slice(0, limit), `... and ${differences.length - limit} more`]
+    : differences;
+}
+
+export function ofType<T extends Entity | Relationship>(objects: T[], type: string): T[] {
+  return objects.filter((o) => o._type === type);
+}
+
+/** Relationship endpoints that name no collected entity. */
+export function danglingRelationships(graph: CollectedGraph): string[] {
+  const keys = new Set(graph.entities.map((e) => e._key));
+  return graph.relationships
+    .filter((r) => !keys.has(String(r._fromEntityKey)) || !keys.has(String(r._toEntityKey)))
+    .map((r) => r._key);
+}
+
+// eslint-disable-next-line no-control-regex -- terminal colour codes start with ESC
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/**
+ * Runs `fn` while collecting everything written to stdout and stderr (the
+ * runtime's logger writes there), without echoing it.
+ */
+export async function captureOutput<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; output: string }> {
+  const chunks: string[] = [];
+  const capture = (chunk: unknown): boolean => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+    return true;
+  };
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    const result = await fn();
+    return { result, output: chunks.join('').replace(ANSI, '') };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}
+
+/** The message of the step failure the runtime logged for `stepName`, if any. */
+export function stepFailureReason(output: string, stepName: string): string | undefined {
+  const line = output
+    .split('\n')
+    .find((l) => l.includes(`Step "${stepName}" failed to complete due to error.`));
+  const match = line && /reason="((?:[^"\\]|\\.)*)"/.exec(line);
+  return match ? JSON.parse(`"${match[1]}"`) : undefined;
+}
+
+/**
+ * A transport clock that runs `factor` times faster than real time, for the
+ * transport only (pacing, backoff, Retry-After waits). Socket timeouts stay
+ * real. It keeps long fault runs quick without changing any decision the
+ * transport takes: every wait is still taken, just compressed.
+ */
+export function compressedClock(factor: number): {
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+} {
+  const start = Date.now();
+  return {
+    now: () => start + (Date.now() - start) * factor,
+    sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms / factor)),
+  };
+}
+
+/** Every complete page the sandbox served, with how often; a count above 1 is a re-walk. */
+export function pagesServedMoreThanOnce(stats: {
+  pagesServed: Record<string, Record<string, number>>;
+}): string[] {
+  const repeated: string[] = [];
+  for (const [endpoint, pages] of Object.entries(stats.pagesServed)) {
+    for (const [page, count] of Object.entries(pages)) {
+      if (count > 1) repeated.push(`${endpoint} ${page} x${count}`);
+    }
+  }
+  return repeated;
+}
