@@ -1,31 +1,50 @@
 /**
  * Keeps requests at a pace the server accepts. Apple publishes no rate limit,
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
- * the number of requests started in the second before it; later 429s slow it
- * further, and long runs without one speed it up a little at a time so a
- * relaxed limit is found again. A `Retry-After` pauses every request, not just
- * the one that was refused.
+ * the requests the server accepted in the second before it (the successes
+ * that completed in that second: a request still in flight, or one refused
+ * too, says nothing about the limit). A `Retry-After` pauses every request,
+ * not just the one that was refused.
+ *
+ * A 429 that arrives while that pause lasts answers a request sent before
+ * the pace was set, so it is not taken as evidence that the new pace is too
+ * fast: with several requests in flight, one burst beyond the limit brings
+ * several 429s, and slowing down for each would leave the pace far below the
+ * limit for the rest of the run.
+ *
+ * Long runs without a 429 speed the pace up a little at a time (a probe), so a
+ * relaxed limit is found again; a 429 after a probe returns to the pace that
+ * held before it and makes probes rarer, since the limit is most likely where
+ * it was. A 429 without a probe before it slows the pace down.
  */
 export interface PacerOptions {
   now: () => number;
   sleep: (ms: number) => Promise<void>;
-  /** Successes in a row after which the pace is raised slightly. */
+  /** Successes without a 429 after which the pace is raised slightly. */
   probeAfterSuccesses?: number;
 }
 
 const WINDOW_MS = 1000;
-const HISTORY = 256;
-const SAFETY = 1.05;
+/** Most completion times kept: a pace beyond this many requests a second is never needed. */
+const MAX_COMPLETIONS = 10_000;
+/** Margin under the learned limit, for clock and network jitter. */
+const SAFETY = 1.03;
 const BACKOFF_FACTOR = 1.2;
 const PROBE_FACTOR = 0.98;
+const MAX_PROBE_AFTER = 50_000;
 
 export class Pacer {
   private intervalMs = 0;
   private nextStartAt = 0;
   private pausedUntil = 0;
-  private readonly starts: number[] = [];
-  private successesSinceThrottle = 0;
-  private readonly probeAfter: number;
+  /** Times successes completed, oldest first, within about the last window. */
+  private readonly completions: number[] = [];
+  private completionsHead = 0;
+  private successesSinceChange = 0;
+  private probeAfter: number;
+  /** The interval before the latest probe, while that probe is unconfirmed. */
+  private beforeProbeMs: number | undefined;
+  private throttleCount = 0;
 
   constructor(private readonly options: PacerOptions) {
     this.probeAfter = options.probeAfterSuccesses ?? 200;
@@ -36,6 +55,11 @@ export class Pacer {
     return this.intervalMs;
   }
 
+  /** 429s seen, including those that arrived during a pause. */
+  get throttled(): number {
+    return this.throttleCount;
+  }
+
   /** Waits for this request's turn, then records its start. */
   async acquire(): Promise<void> {
     for (;;) {
@@ -44,17 +68,18 @@ export class Pacer {
       if (at <= now) break;
       await this.options.sleep(at - now);
     }
-    const now = this.options.now();
-    this.nextStartAt = now + this.intervalMs;
-    this.starts.push(now);
-    if (this.starts.length > HISTORY) this.starts.shift();
+    this.nextStartAt = this.options.now() + this.intervalMs;
   }
 
   onSuccess(): void {
+    const now = this.options.now();
+    this.completions.push(now);
+    this.forgetBefore(now - WINDOW_MS);
     if (this.intervalMs === 0) return;
-    this.successesSinceThrottle += 1;
-    if (this.successesSinceThrottle >= this.probeAfter) {
-      this.successesSinceThrottle = 0;
+    this.successesSinceChange += 1;
+    if (this.successesSinceChange >= this.probeAfter) {
+      this.successesSinceChange = 0;
+      this.beforeProbeMs = this.intervalMs;
       this.intervalMs *= PROBE_FACTOR;
     }
   }
@@ -62,15 +87,40 @@ export class Pacer {
   /** Records a 429 and how long the server asked us to wait. */
   onThrottled(retryAfterMs: number): void {
     const now = this.options.now();
-    this.successesSinceThrottle = 0;
+    this.throttleCount += 1;
+    const duringPause = now < this.pausedUntil;
     this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs);
+    if (duringPause) return;
+
+    this.forgetBefore(now - WINDOW_MS);
+    const accepted = this.completions.length - this.completionsHead;
+    const learned = (WINDOW_MS / Math.max(1, accepted)) * SAFETY;
     if (this.intervalMs === 0) {
-      const recent = this.starts.filter((t) => t > now - WINDOW_MS).length;
-      // The refused request was one too many: the server allowed about recent - 1 a second.
-      const allowed = Math.max(1, recent - 1);
-      this.intervalMs = (WINDOW_MS / allowed) * SAFETY;
+      this.intervalMs = learned;
+    } else if (this.beforeProbeMs !== undefined) {
+      // The probe went too far: back to the pace that held, and probe less often.
+      this.intervalMs = Math.max(learned, this.beforeProbeMs);
+      this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
     } else {
-      this.intervalMs *= BACKOFF_FACTOR;
+      this.intervalMs = Math.max(learned, this.intervalMs * BACKOFF_FACTOR);
+    }
+    this.beforeProbeMs = undefined;
+    this.successesSinceChange = 0;
+  }
+
+  private forgetBefore(time: number): void {
+    const { completions } = this;
+    while (
+      this.completionsHead < completions.length &&
+      (completions[this.completionsHead] <= time ||
+        completions.length - this.completionsHead > MAX_COMPLETIONS)
+    ) {
+      this.completionsHead += 1;
+    }
+    // Compact now and then so the array does not grow with the run.
+    if (this.completionsHead > 1024 && this.completionsHead * 2 > completions.length) {
+      completions.splice(0, this.completionsHead);
+      this.completionsHead = 0;
     }
   }
 }

@@ -1,0 +1,223 @@
+import { Pacer } from './pacer';
+
+/** A clock that only moves when told to; sleeps resolve as it passes their time. */
+class SimulatedClock {
+  time = 0;
+  private sequence = 0;
+  private timers: Array<{ at: number; sequence: number; resolve: () => void }> = [];
+
+  readonly now = (): number => this.time;
+
+  readonly sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      this.timers.push({ at: this.time + Math.max(0, ms), sequence: this.sequence++, resolve });
+    });
+
+  /** Moves time forward by `ms`, firing every timer due on the way, in order. */
+  async advance(ms: number): Promise<void> {
+    const until = this.time + ms;
+    for (;;) {
+      await settle();
+      const next = this.earliest();
+      if (!next || next.at > until) break;
+      this.fire(next);
+    }
+    this.time = until;
+    await settle();
+  }
+
+  /** Fires timers until `done()` or nothing is left to wait for (bounded). */
+  async runUntil(done: () => boolean, maxTimers = 1_000_000): Promise<void> {
+    for (let i = 0; i < maxTimers && !done(); i++) {
+      await settle();
+      const next = this.earliest();
+      if (!next) break;
+      this.fire(next);
+    }
+    await settle();
+  }
+
+  private earliest() {
+    return this.timers.reduce<(typeof this.timers)[number] | undefined>(
+      (best, t) =>
+        !best || t.at < best.at || (t.at === best.at && t.sequence < best.sequence) ? t : best,
+      undefined,
+    );
+  }
+
+  private fire(timer: (typeof this.timers)[number]): void {
+    this.timers = this.timers.filter((t) => t !== timer);
+    this.time = Math.max(this.time, timer.at);
+    timer.resolve();
+  }
+}
+
+/** Lets pending promise chains run to their next real wait. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+function pacerOn(clock: SimulatedClock, probeAfterSuccesses?: number): Pacer {
+  return new Pacer({ now: clock.now, sleep: clock.sleep, probeAfterSuccesses });
+}
+
+/** Waits for the pacer's turn, moving the clock as far as that takes. */
+async function acquire(clock: SimulatedClock, pacer: Pacer): Promise<void> {
+  let acquired = false;
+  const turn = pacer.acquire().then(() => {
+    acquired = true;
+  });
+  await clock.runUntil(() => acquired);
+  await turn;
+}
+
+/** `count` requests, each started in its turn and succeeding `overMs / count` later. */
+async function succeed(clock: SimulatedClock, pacer: Pacer, count: number, overMs: number) {
+  for (let i = 0; i < count; i++) {
+    await acquire(clock, pacer);
+    await clock.advance(overMs / count);
+    pacer.onSuccess();
+  }
+}
+
+describe('Pacer', () => {
+  it('does not pace before the first 429', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    for (let i = 0; i < 100; i++) await acquire(clock, pacer);
+    expect(clock.time).toBe(0);
+    expect(pacer.currentIntervalMs).toBe(0);
+  });
+
+  it('learns the pace from the requests accepted in the second before the first 429', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await clock.advance(5000);
+    // An old success, outside the window, does not count.
+    pacer.onSuccess();
+    await clock.advance(2000);
+    await succeed(clock, pacer, 20, 400);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 20) * 1.03, 5);
+  });
+
+  it('does not slow down further for 429s that arrive during the pause', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 20, 200);
+    pacer.onThrottled(1000);
+    const learned = pacer.currentIntervalMs;
+    // Three more requests were in flight when the limit was reached.
+    for (let i = 0; i < 3; i++) {
+      await clock.advance(5);
+      pacer.onThrottled(1000);
+    }
+    expect(pacer.currentIntervalMs).toBe(learned);
+    expect(pacer.throttled).toBe(4);
+  });
+
+  it('pauses every request for Retry-After, then spaces them at the learned pace', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 10, 100);
+    const throttledAt = clock.time;
+    pacer.onThrottled(1000);
+    const starts: number[] = [];
+    const waiting = [0, 1, 2, 3].map(async () => {
+      await pacer.acquire();
+      starts.push(clock.time);
+    });
+    await clock.runUntil(() => starts.length === 4);
+    await Promise.all(waiting);
+    expect(starts[0]).toBe(throttledAt + 1000);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    for (const gap of gaps) expect(gap).toBeCloseTo(pacer.currentIntervalMs, 5);
+  });
+
+  it('slows down on a 429 at a pace that had been holding', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 20, 200);
+    pacer.onThrottled(1000);
+    const learned = pacer.currentIntervalMs;
+    await clock.advance(1000);
+    // Fewer successes in the window now than the first estimate: the learned figure wins if slower.
+    await succeed(clock, pacer, 10, 600);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo(Math.max(learned * 1.2, (1000 / 10) * 1.03), 5);
+  });
+
+  it('probes a faster pace after a run of successes, and goes back to the old one when that fails', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock, 10);
+    await succeed(clock, pacer, 20, 200);
+    pacer.onThrottled(1000);
+    await clock.advance(1000);
+    const held = pacer.currentIntervalMs;
+    await succeed(clock, pacer, 10, 10 * held);
+    expect(pacer.currentIntervalMs).toBeCloseTo(held * 0.98, 5);
+    // The probe brought a 429: back to the pace that held.
+    await clock.advance(2000);
+    await succeed(clock, pacer, 3, 30);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo(Math.max(held, (1000 / 3) * 1.03), 5);
+    await clock.advance(1000);
+    // Probes are now rarer: 10 successes are no longer enough.
+    const after = pacer.currentIntervalMs;
+    await succeed(clock, pacer, 19, 19 * after);
+    expect(pacer.currentIntervalMs).toBe(after);
+    await succeed(clock, pacer, 1, after);
+    expect(pacer.currentIntervalMs).toBeCloseTo(after * 0.98, 5);
+  });
+
+  it.each([
+    { rps: 20, requests: 600, inFlight: 4, latencyMs: 25 },
+    { rps: 5, requests: 200, inFlight: 4, latencyMs: 25 },
+    { rps: 50, requests: 1500, inFlight: 4, latencyMs: 10 },
+    { rps: 2, requests: 60, inFlight: 2, latencyMs: 100 },
+  ])(
+    'keeps a client within 10% of a $rps rps sliding-window limit, with few 429s after the first',
+    async ({ rps, requests, inFlight, latencyMs }) => {
+      const clock = new SimulatedClock();
+      const pacer = pacerOn(clock);
+      // The sandbox's rule: at most `rps` requests admitted in any one-second window.
+      let admitted: number[] = [];
+      const admit = (at: number): boolean => {
+        admitted = admitted.filter((t) => t > at - 1000);
+        if (admitted.length >= rps) return false;
+        admitted.push(at);
+        return true;
+      };
+      let next = 0;
+      let done = 0;
+      let throttled = 0;
+      const worker = async () => {
+        while (next < requests) {
+          next += 1;
+          for (let attempt = 0; attempt < 20; attempt++) {
+            await pacer.acquire();
+            const ok = admit(clock.time);
+            await clock.sleep(latencyMs);
+            if (ok) {
+              pacer.onSuccess();
+              done += 1;
+              break;
+            }
+            throttled += 1;
+            pacer.onThrottled(1000);
+            await clock.sleep(1000);
+          }
+        }
+      };
+      const workers = Array.from({ length: inFlight }, worker);
+      await clock.runUntil(() => done === requests);
+      await Promise.all(workers);
+
+      const floorMs = (requests / rps) * 1000;
+      expect(done).toBe(requests);
+      expect(clock.time).toBeLessThanOrEqual(floorMs * 1.1);
+      // One burst beyond the limit (a 429 per request in flight), then at most a couple of probes.
+      expect(throttled).toBeLessThanOrEqual(inFlight * 3);
+    },
+  );
+});
