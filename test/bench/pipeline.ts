@@ -11,6 +11,7 @@ import { Entities } from '../../src/steps/constants';
 import type { SandboxStats } from '../sandbox/types';
 import { planFor, RequestPlan } from './plan';
 import {
+  makeFloorProjectDir,
   makeProjectDir,
   Measured,
   runCollector,
@@ -225,7 +226,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   if (!options.keep) await fs.rm(collectDir, { recursive: true, force: true });
 
   log(`[${label}] measuring the SDK floor`);
-  const floorDir = await makeProjectDir(options.workDir, 'floor-');
+  const floorDir = await makeFloorProjectDir(options.workDir);
   const floorInput: FloorInput = {
     seed: options.seed,
     devices: plan.devices,

@@ -267,20 +267,32 @@ export function runCollector(
   });
 }
 
-/** The SDK floor (sdk-floor.ts) for the same graph, in its own measured process. */
+/** A project directory for the SDK floor: its `src/index.ts` re-exports sdk-floor.ts's config. */
+export async function makeFloorProjectDir(parent: string): Promise<string> {
+  await fs.mkdir(parent, { recursive: true });
+  const dir = await fs.mkdtemp(path.join(parent, 'floor-'));
+  await fs.mkdir(path.join(dir, 'src'));
+  const target = JSON.stringify(FLOOR_ENTRY.replace(/\.ts$/, ''));
+  await fs.writeFile(
+    path.join(dir, 'src', 'index.ts'),
+    `export { invocationConfig } from ${target};\n`,
+  );
+  return dir;
+}
+
+/** The SDK floor (sdk-floor.ts) through the same `j1-integration collect`, in its own measured process. */
 export function runSdkFloor(
   projectDir: string,
   input: object,
   timeoutMs: number,
 ): Promise<Measured> {
-  return measure(['-r', TS_NODE, FLOOR_ENTRY], {
+  return measure([J1_CLI, 'collect', '--project-path', projectDir], {
     cwd: projectDir,
     label: 'sdk-floor',
     timeoutMs,
     env: {
       ...baseEnv(),
       BENCH_FLOOR_INPUT: JSON.stringify(input),
-      JUPITERONE_INTEGRATION_STORAGE_DIRECTORY: path.join(projectDir, '.j1-integration'),
       TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'),
     },
   });
