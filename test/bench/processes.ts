@@ -33,12 +33,20 @@ function killAll(): void {
     if (child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
   }
 }
-process.on('exit', killAll);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    killAll();
-    process.exit(130);
-  });
+let cleanupInstalled = false;
+
+/** Kills every child still running when this process ends, however it ends. */
+function track(child: ChildProcess): void {
+  live.add(child);
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(130);
+    });
+  }
 }
 
 /** Figures the probe writes for a measured process. */
@@ -98,7 +106,7 @@ async function measure(
     env: { ...options.env, BENCH_PROBE_OUT: probeFile },
     stdio: ['ignore', log, log],
   });
-  live.add(child);
+  track(child);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -185,7 +193,7 @@ export async function startSandboxProcess(
     env: baseEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  live.add(child);
+  track(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

@@ -1,0 +1,96 @@
+/**
+ * The benchmark's pipeline at a tiny size, so it cannot rot: the sandbox in its
+ * own process, `j1-integration collect`, the SDK floor, the request-economy
+ * check and the report. Figures belong in docs/performance.md; this asserts
+ * structure only, never time.
+ */
+import { promises as fs } from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { runScenario, ScenarioResult } from './pipeline';
+import { planFor } from './plan';
+import {
+  END_MARKER,
+  merge,
+  renderChart,
+  renderTables,
+  START_MARKER,
+  toStored,
+  updateDocument,
+} from './report';
+
+jest.setTimeout(120_000);
+
+describe('the benchmark pipeline at 300 devices', () => {
+  let workDir: string;
+  let plain: ScenarioResult;
+  let limited: ScenarioResult;
+
+  beforeAll(async () => {
+    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'abm-bench-test-'));
+    const common = { devices: 300, servers: 4, seed: 3, jitterMs: 0, workDir, timeoutMs: 60_000 };
+    plain = await runScenario({ ...common, latencyMs: 0 });
+    limited = await runScenario({ ...common, latencyMs: 0, rps: 20 });
+  });
+
+  afterAll(async () => {
+    if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+  });
+
+  it('collects every device with exactly the minimal requests', () => {
+    for (const result of [plain, limited]) {
+      expect(result.economy).toEqual({ pass: true, problems: [] });
+      expect(result.graph.devices).toBe(300);
+      expect(result.graph.partialTypes).toEqual([]);
+      expect(result.graph.entities).toBe(result.plan.graph.entities);
+      expect(result.graph.relationships).toBe(result.plan.graph.relationships);
+      expect(result.requests.total).toBe(result.plan.minimal.total);
+      expect(result.tokensIssued).toBe(1);
+    }
+  });
+
+  it('measures both processes and gives finite ratios', () => {
+    for (const result of [plain, limited]) {
+      for (const measured of [result.collector, result.sdkFloor]) {
+        expect(measured.wallMs).toBeGreaterThan(0);
+        expect(measured.cpuMs).toBeGreaterThan(0);
+        expect(measured.probe.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+      }
+      expect(Number.isFinite(result.ratios.wall)).toBe(true);
+      expect(Number.isFinite(result.ratios.memory)).toBe(true);
+    }
+    expect(limited.floors.rateMs).toBeCloseTo((limited.plan.minimal.total / 20) * 1000, 6);
+    expect(Number.isFinite(limited.ratios.rate)).toBe(true);
+  });
+
+  it('renders the tables, the chart and the document block', () => {
+    const stored = merge(
+      { sizes: [] },
+      { sizes: [toStored(plain)], rateLimited: toStored(limited) },
+    );
+    const tables = renderTables(stored);
+    expect(tables).toContain('| 300 |');
+    expect(tables).toContain('PASS');
+    expect(tables).toContain('Rate-limited scenario');
+    const svg = renderChart(stored);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('<polyline');
+    const document = updateDocument(updateDocument('# Performance\n', tables), tables);
+    expect(document.split(START_MARKER)).toHaveLength(2);
+    expect(document.split(END_MARKER)).toHaveLength(2);
+  });
+});
+
+describe('the request plan', () => {
+  it('counts pages and the longest chain of dependent requests', () => {
+    const plan = planFor({ devices: 2500, servers: 4, seed: 1 });
+    expect(plan.minimal.orgDevicesList).toBe(3);
+    expect(plan.minimal.mdmServersList).toBe(1);
+    // Every server takes at least one id page, even the one without devices.
+    expect(plan.minimal.mdmServersDevices).toBeGreaterThanOrEqual(4);
+    expect(plan.chain.devices).toBe(4);
+    expect(plan.chain.longest).toBe(Math.max(plan.chain.devices, plan.chain.assignments));
+    expect(plan.graph.entities).toBe(1 + 4 + 2500);
+  });
+});
