@@ -56,28 +56,32 @@ function sortDeep(value: unknown): unknown {
 /** Properties that may differ between two runs of the same data; none are expected today. */
 const VOLATILE = new Set<string>([]);
 
-function canonical(object: Entity | Relationship): string {
+function canonical(object: Entity | Relationship, origins: string[]): string {
   const copy: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(object)) if (!VOLATILE.has(k)) copy[k] = v;
-  return JSON.stringify(sortDeep(copy));
+  let text = JSON.stringify(sortDeep(copy));
+  for (const origin of origins) text = text.split(origin).join('<origin>');
+  return text;
 }
 
 /**
  * Differences between two graphs, as short readable lines (empty when
  * identical): keys only in one of them, keys present twice, and objects whose
- * content differs.
+ * content differs. `origins` are sandbox origins to treat as equal (raw data
+ * carries Apple's `links`, which name the host).
  */
 export function graphDifferences(
   expected: Pick<CollectedGraph, 'entities' | 'relationships'>,
   actual: Pick<CollectedGraph, 'entities' | 'relationships'>,
-  limit = 20,
+  options: { limit?: number; origins?: string[] } = {},
 ): string[] {
+  const { limit = 20, origins = [] } = options;
   const differences: string[] = [];
   const index = (objects: Array<Entity | Relationship>, label: string) => {
     const byKey = new Map<string, string>();
     for (const object of objects) {
       if (byKey.has(object._key)) differences.push(`${label}: ${object._key} appears twice`);
-      byKey.set(object._key, canonical(object));
+      byKey.set(object._key, canonical(object, origins));
     }
     return byKey;
   };

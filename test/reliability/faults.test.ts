@@ -1,0 +1,403 @@
+/**
+ * Faults the collector must absorb. Each test is a real collection from the
+ * sandbox with one kind of fault (or data quirk) switched on; each must end
+ * complete (every step a success, no partial dataset) with exactly the graph
+ * of a fault-free run of the same fleet, and the sandbox's statistics prove
+ * the fault really fired.
+ */
+import { collectFromSandbox, CollectedGraph, CollectOptions } from '../helpers/collect';
+import { appleError, startTapProxy } from '../helpers/tapProxy';
+import { DataQuirks, FaultConfig, Sandbox, startSandbox } from '../sandbox';
+import {
+  captureOutput,
+  compressedClock,
+  danglingRelationships,
+  expectComplete,
+  FAST_HTTP,
+  graphDifferences,
+  ofType,
+  pagesServedMoreThanOnce,
+  partialTypes,
+  stepStatuses,
+  Types,
+} from './support';
+
+const FLEET = { devices: 2500, servers: 6, seed: 31 };
+
+describe('faults the collector absorbs', () => {
+  let sandbox: Sandbox;
+  let baseline: CollectedGraph;
+
+  async function collectWith(
+    faults: FaultConfig,
+    options: CollectOptions = {},
+  ): Promise<CollectedGraph> {
+    sandbox.setFaults(faults);
+    sandbox.resetStats();
+    return collectFromSandbox(sandbox, {
+      ...options,
+      collector: { ...options.collector, http: { ...FAST_HTTP, ...options.collector?.http } },
+    });
+  }
+
+  function expectSameAsBaseline(graph: CollectedGraph, other?: Sandbox): void {
+    expectComplete(graph);
+    const origins = [sandbox.apiBaseUrl, ...(other ? [other.apiBaseUrl] : [])];
+    expect(graphDifferences(baseline, graph, { origins })).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(FLEET);
+    baseline = await collectFromSandbox(sandbox, { collector: { http: FAST_HTTP } });
+    expectComplete(baseline);
+    expect(ofType(baseline.entities, Types.DEVICE)).toHaveLength(FLEET.devices);
+  });
+  afterAll(() => sandbox.stop());
+
+  it('429 with Retry-After in seconds: waits and retries silently', async () => {
+    const graph = await collectWith(
+      {
+        rules: [
+          {
+            kind: 'tooManyRequests',
+            endpoints: ['orgDevices.list', 'mdmServers.devices'],
+            nth: [1, 3, 4],
+            retryAfterSeconds: 2,
+          },
+        ],
+      },
+      { collector: { http: compressedClock(50) } },
+    );
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.tooManyRequests).toBe(3);
+  });
+
+  it('429 with Retry-After as an HTTP date: waits and retries silently', async () => {
+    // Real clock: an HTTP date is absolute. Late in the run, so the learned pace costs little.
+    const graph = await collectWith({
+      rules: [
+        {
+          kind: 'tooManyRequests',
+          endpoints: 'mdmServers.devices',
+          nth: 5,
+          retryAfterSeconds: 1,
+          retryAfterFormat: 'http-date',
+        },
+      ],
+    });
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.tooManyRequests).toBe(1);
+  });
+
+  it('a sustained requests-per-second limit: paces itself and completes', async () => {
+    const graph = await collectWith({ rateLimit: { rps: 4, endpoints: 'all' } });
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    expect(stats.faultsInjected.rateLimit).toBeGreaterThan(0);
+    // The pace is learned: far fewer refusals than requests.
+    expect(stats.faultsInjected.rateLimit).toBeLessThan(stats.totalRequests / 2);
+  });
+
+  it('a sustained limit answered with HTTP dates: completes', async () => {
+    const graph = await collectWith({
+      rateLimit: { rps: 6, endpoints: 'api', retryAfterFormat: 'http-date' },
+    });
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.rateLimit).toBeGreaterThan(0);
+  });
+
+  it('bursts of 500, 502, 503 and 504: retried with backoff, no page fetched twice', async () => {
+    const graph = await collectWith({
+      rules: [
+        { kind: 'serverError', status: 500, endpoints: 'api', nth: [1, 2, 3] },
+        { kind: 'serverError', status: 502, endpoints: 'api', nth: [5, 6] },
+        { kind: 'serverError', status: 503, endpoints: 'api', nth: [8, 9, 10, 11] },
+        { kind: 'serverError', status: 504, endpoints: 'api', nth: [13, 14] },
+      ],
+    });
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    expect(stats.faultsInjected.serverError).toBe(11);
+    expect(pagesServedMoreThanOnce(stats)).toEqual([]);
+  });
+
+  it('a connection reset in the middle of a page: that page is fetched again from its cursor', async () => {
+    const graph = await collectWith(
+      {
+        rules: [
+          { kind: 'reset', endpoints: 'orgDevices.list', nth: [2, 4] },
+          { kind: 'reset', endpoints: 'mdmServers.devices', nth: 1, afterBytes: 10 },
+          { kind: 'reset', endpoints: 'mdmServers.list', nth: 1, afterBytes: 0 },
+        ],
+      },
+      // A reset mid-body is only noticed at the attempt timeout today (see the next test).
+      { collector: { http: { requestTimeoutMs: 500 } } },
+    );
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    expect(stats.faultsInjected.reset).toBe(4);
+    expect(pagesServedMoreThanOnce(stats)).toEqual([]);
+  });
+
+  // BUG (src/abm/http.ts HttpTransport.attempt, via node-fetch 2.7): when the server
+  // destroys the connection part-way through a body sent with Content-Length, node-fetch
+  // never rejects `response.text()` (it detects a premature close only for chunked
+  // bodies), so the attempt waits for the full requestTimeoutMs, 60 s by default, before
+  // the retry. Nothing is lost, but every dropped connection costs a minute. Fix: make the
+  // default fetch notice the close, e.g. send requests with Node's http/https directly (the
+  // IncomingMessage emits 'aborted'/'error'; Polly's node-http adapter still records it),
+  // or abort the attempt when the socket closes or when no byte arrives for a few seconds.
+  it.failing(
+    'a connection reset mid-body is reported as a network error at once, not as a timeout',
+    async () => {
+      const { result: graph, output } = await captureOutput(() =>
+        collectWith(
+          { rules: [{ kind: 'reset', endpoints: 'orgDevices.list', nth: 2 }] },
+          { env: { LOG_LEVEL: 'warn' }, collector: { http: { requestTimeoutMs: 1_000 } } },
+        ),
+      );
+      expectSameAsBaseline(graph);
+      const retries = output.split('\n').filter((l) => l.includes('Retrying GET /v1/orgDevices'));
+      expect(retries).toHaveLength(1);
+      expect(retries[0]).toContain('network error');
+    },
+  );
+
+  it('a request that hangs: abandoned after requestTimeoutMs and retried', async () => {
+    const graph = await collectWith(
+      {
+        rules: [
+          { kind: 'hang', endpoints: 'orgDevices.list', nth: 2 },
+          { kind: 'hang', endpoints: 'mdmServers.devices', nth: 3 },
+          { kind: 'hang', endpoints: 'token', nth: 1 },
+        ],
+      },
+      { collector: { http: { requestTimeoutMs: 400 } } },
+    );
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.hang).toBe(3);
+  });
+
+  it('truncated JSON: retried', async () => {
+    const graph = await collectWith({
+      rules: [
+        { kind: 'truncate', endpoints: 'orgDevices.list', nth: [1, 3] },
+        { kind: 'truncate', endpoints: 'mdmServers.list', nth: 1, keepBytes: 1 },
+        { kind: 'truncate', endpoints: 'mdmServers.devices', nth: 2 },
+      ],
+    });
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.truncate).toBe(4);
+  });
+
+  it('an HTML page instead of JSON (502 and 200): retried', async () => {
+    const graph = await collectWith({
+      rules: [
+        { kind: 'html', endpoints: 'orgDevices.list', nth: 2, status: 502 },
+        { kind: 'html', endpoints: 'mdmServers.devices', nth: [1, 2], status: 200 },
+        { kind: 'html', endpoints: 'token', nth: 1, status: 503 },
+      ],
+    });
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().faultsInjected.html).toBe(4);
+  });
+
+  it('the access token revoked in the middle of the walk: renewed once per revocation, walk continues', async () => {
+    const graph = await collectWith({ revokeTokenAfterRequests: 5 });
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    expect(stats.faultsInjected.revoke).toBeGreaterThanOrEqual(1);
+    expect(stats.tokensIssued).toBe(stats.faultsInjected.revoke + 1);
+    expect(pagesServedMoreThanOnce(stats)).toEqual([]);
+  });
+
+  it('the token endpoint answering 429 (and 503): waits and retries', async () => {
+    const graph = await collectWith(
+      {
+        rules: [
+          { kind: 'tooManyRequests', endpoints: 'token', nth: [1, 2], retryAfterSeconds: 3 },
+          { kind: 'serverError', status: 503, endpoints: 'token', nth: 3 },
+        ],
+      },
+      { collector: { http: compressedClock(50) } },
+    );
+    expectSameAsBaseline(graph);
+    expect(sandbox.stats().byEndpoint.token).toEqual({ '429': 2, '503': 1, '200': 1 });
+  });
+
+  // BUG (src/abm/auth.ts, TokenProvider.fetchToken + src/abm/http.ts, HttpTransport.request):
+  // the token request body, with its client assertion, is built once and the transport
+  // retries it unchanged. When the first attempt reached the server (the answer was then
+  // cut off, reset or timed out), the retry replays a spent `jti`; the server refuses it
+  // with invalid_client ("jti was already used"), which is a fatal authentication error
+  // that ends the whole run. Fix: sign a fresh assertion (new jti, iat) for every attempt,
+  // e.g. let HttpRequest.body be a function the transport calls per attempt.
+  it.failing(
+    'a token answer lost after the token was issued (truncated or reset): retried with a fresh assertion',
+    async () => {
+      const graph = await collectWith({
+        rules: [
+          { kind: 'truncate', endpoints: 'token', nth: 1 },
+          { kind: 'reset', endpoints: 'token', nth: 2 },
+        ],
+      });
+      expectSameAsBaseline(graph);
+    },
+  );
+
+  // BUG (minor; src/abm/http.ts HttpTransport.attempt): a 2xx answer with an empty body
+  // is returned as a success with `json: undefined`, so the page walk throws "not a
+  // JSON:API list" and the step fails, where a truncated-to-nothing answer (the
+  // connection dropped right after the headers) deserves a retry like any other
+  // unreadable body. Fix: in attempt(), treat a 2xx other than 204 whose body is empty as
+  // a TransientFailure ("200 with an empty body"). Safe today (the step fails, its data
+  // is partial), just less resilient.
+  it.failing('an empty 200 body (truncated to nothing): retried', async () => {
+    const graph = await collectWith({
+      rules: [{ kind: 'truncate', endpoints: 'orgDevices.list', nth: 2, keepBytes: 0 }],
+    });
+    expectSameAsBaseline(graph);
+  });
+
+  // TODO (minor, racy so not it.failing; src/abm/client.ts AbmClient.getJson): each
+  // request renews the token at most once. With several requests in flight and queued,
+  // the renewed token can be used up (revoked) by other requests before this request's
+  // retry is sent; the second 401 is then taken for "a freshly issued token was
+  // refused" and raised as IntegrationProviderAuthenticationError, which is fatal and
+  // ends the whole run although the credentials are fine. Fix: renew again when the
+  // refused token differs from the one refused last time (bounded, e.g. 3 renewals per
+  // request), or take the token after acquiring the in-flight slot rather than before.
+  it.skip('tokens revoked after every 3 requests, with 4 in flight: still complete', async () => {
+    const graph = await collectWith({ revokeTokenAfterRequests: 3 });
+    expectSameAsBaseline(graph);
+  });
+
+  it('an in-flight cap of 4 that resets the 5th connection is never hit', async () => {
+    const graph = await collectWith({
+      maxConcurrent: { limit: 4, action: 'reset' },
+      latency: { endpoints: 'api', ms: 20 },
+    });
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    expect(stats.faultsInjected.concurrency).toBeUndefined();
+    expect(stats.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
+  describe('data quirks', () => {
+    async function withQuirks<T>(
+      quirks: DataQuirks,
+      fn: (quirky: Sandbox) => Promise<T>,
+    ): Promise<T> {
+      const quirky = await startSandbox({ ...FLEET, quirks });
+      try {
+        return await fn(quirky);
+      } finally {
+        await quirky.stop();
+      }
+    }
+
+    it('an empty page that still has a next cursor: the walk continues, graph complete', async () => {
+      await withQuirks({ emptyPageWithNext: [1, 2] }, async (quirky) => {
+        const graph = await collectFromSandbox(quirky, { collector: { http: FAST_HTTP } });
+        expectSameAsBaseline(graph, quirky);
+        expect(quirky.stats().byEndpoint['orgDevices.list']['200']).toBe(5);
+      });
+    });
+
+    it('a device repeated across pages: emitted once, counted in one warning', async () => {
+      await withQuirks({ duplicateDevicesAcrossPages: 3 }, async (quirky) => {
+        const { result: graph, output } = await captureOutput(() =>
+          collectFromSandbox(quirky, {
+            env: { LOG_LEVEL: 'warn' },
+            collector: { http: FAST_HTTP },
+          }),
+        );
+        expectSameAsBaseline(graph, quirky);
+        const pages = quirky.stats().byEndpoint['orgDevices.list']['200'];
+        const repeats = 3 * (pages - 1);
+        expect(output).toContain(
+          `${repeats} devices left out: listed more than once (kept the first)`,
+        );
+      });
+    });
+
+    it('an assignment to a device that is not in the list: skipped with a warning, no dangling relationship', async () => {
+      await withQuirks({ assignmentsToUnknownDevices: 5 }, async (quirky) => {
+        const { result: graph, output } = await captureOutput(() =>
+          collectFromSandbox(quirky, {
+            env: { LOG_LEVEL: 'warn' },
+            collector: { http: FAST_HTTP },
+          }),
+        );
+        expectSameAsBaseline(graph, quirky);
+        expect(danglingRelationships(graph)).toEqual([]);
+        expect(output).toContain(
+          '5 MDM server assignments left out: assignments to devices that are not in the device list',
+        );
+      });
+    });
+  });
+
+  describe('an MDM server with status DELETED', () => {
+    const deleted = () => sandbox.fleet.servers.find((s) => s.attributes.status === 'DELETED')!;
+
+    it('is collected as an inactive server without devices', () => {
+      const server = deleted();
+      const entity = ofType(baseline.entities, Types.MDM_SERVER).find((e) => e.id === server.id);
+      expect(entity).toMatchObject({ status: 'DELETED', active: false });
+      expect(
+        ofType(baseline.relationships, Types.SERVER_HAS_DEVICE).filter(
+          (r) => r._fromEntityKey === entity?._key,
+        ),
+      ).toEqual([]);
+    });
+
+    it('whose device list answers 404: treated as empty, the run is complete', async () => {
+      const proxy = await startTapProxy(sandbox.apiBaseUrl);
+      sandbox.setFaults({});
+      try {
+        const path = `/v1/mdmServers/${deleted().id}/relationships/devices`;
+        proxy.setIntercept(({ url }) =>
+          url.pathname === path
+            ? { answer: appleError(404, 'NOT_FOUND', 'The specified resource does not exist.') }
+            : undefined,
+        );
+        const graph = await collectFromSandbox(sandbox, {
+          env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
+          collector: { http: FAST_HTTP },
+        });
+        expectSameAsBaseline(graph);
+        expect(proxy.log.filter((r) => r.path === path)).toEqual([
+          { method: 'GET', path, status: 'canned' },
+        ]);
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    it("but a 404 on an ACTIVE server's device list is a failure, not an empty list", async () => {
+      const proxy = await startTapProxy(sandbox.apiBaseUrl);
+      sandbox.setFaults({});
+      try {
+        const active = sandbox.fleet.servers.find((s) => s.attributes.status === 'ACTIVE')!;
+        const path = `/v1/mdmServers/${active.id}/relationships/devices`;
+        proxy.setIntercept(({ url }) =>
+          url.pathname === path
+            ? { answer: appleError(404, 'NOT_FOUND', 'The specified resource does not exist.') }
+            : undefined,
+        );
+        const graph = await collectFromSandbox(sandbox, {
+          env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
+          collector: { http: FAST_HTTP },
+        });
+        expect(stepStatuses(graph).pop()).toEqual({
+          id: 'build-mdm-server-device-relationships',
+          status: 'failure',
+        });
+        expect(partialTypes(graph)).toEqual([Types.SERVER_HAS_DEVICE]);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  });
+});
