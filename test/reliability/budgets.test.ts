@@ -1,0 +1,169 @@
+/**
+ * Every wait is bounded: a per-request limit on the time spent waiting to
+ * retry, a per-run retry budget (RETRY_BUDGET_SECONDS, default 1800), and a
+ * cap on attempts. A persistently failing API ends the run with a clear error
+ * inside those budgets; it never hangs. The transport's clock is virtual here
+ * (sleeps return at once and advance it), so the tests can check the waits
+ * the collector asked for without waiting them.
+ */
+import { collectFromSandbox } from '../helpers/collect';
+import { virtualClock } from '../helpers/fakeFetch';
+import { Sandbox, startSandbox } from '../sandbox';
+import {
+  captureOutput,
+  ofType,
+  partialTypes,
+  stepFailureReason,
+  stepStatuses,
+  Types,
+} from './support';
+
+describe('bounded waits', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({ devices: 1500, servers: 4, seed: 41 });
+  });
+  beforeEach(() => sandbox.resetStats());
+  afterEach(() => sandbox.setFaults({}));
+  afterAll(() => sandbox.stop());
+
+  it('a persistently failing API spends the run budget from RETRY_BUDGET_SECONDS, then fails with a clear error', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'serverError', status: 503, endpoints: 'api' }] });
+    const clock = virtualClock();
+    const { result: graph, output } = await captureOutput(() =>
+      collectFromSandbox(sandbox, {
+        env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '20' },
+        // Production backoff (1 s doubling to 30 s) and attempts (8); only the clock is virtual.
+        collector: { http: { now: clock.now, sleep: clock.sleep } },
+      }),
+    );
+    expect(graph.error).toBeUndefined();
+    expect(stepStatuses(graph)).toEqual([
+      { id: 'fetch-organization', status: 'success' },
+      { id: 'fetch-mdm-servers', status: 'failure' },
+      { id: 'fetch-devices', status: 'failure' },
+      {
+        id: 'build-mdm-server-device-relationships',
+        status: 'partial_success_due_to_dependency_failure',
+      },
+    ]);
+    expect(partialTypes(graph)).toEqual(
+      [
+        Types.MDM_SERVER,
+        Types.ORG_HAS_SERVER,
+        Types.DEVICE,
+        Types.ORG_HAS_DEVICE,
+        Types.SERVER_HAS_DEVICE,
+      ].sort(),
+    );
+    const total = clock.waits.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThanOrEqual(20_000);
+    const reasons = [
+      stepFailureReason(output, 'Fetch Devices'),
+      stepFailureReason(output, 'Fetch MDM Servers'),
+    ];
+    expect(reasons.join('\n')).toContain(
+      "the run's retry budget (retryBudgetSeconds = 20 s) is spent",
+    );
+    for (const reason of reasons) expect(reason).toMatch(/503 SERVICE_UNAVAILABLE/);
+  });
+
+  it('with the default budgets, a persistently failing request gives up after 8 attempts', async () => {
+    sandbox.setFaults({
+      rules: [{ kind: 'serverError', status: 500, endpoints: 'orgDevices.list' }],
+    });
+    const clock = virtualClock();
+    const { result: graph, output } = await captureOutput(() =>
+      collectFromSandbox(sandbox, {
+        env: { LOG_LEVEL: 'error' },
+        collector: { http: { now: clock.now, sleep: clock.sleep } },
+      }),
+    );
+    expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
+    expect(stepStatuses(graph).find((s) => s.id === 'fetch-mdm-servers')?.status).toBe('success');
+    expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '500': 8 });
+    // Seven waits of exponential backoff with jitter: 1 s, 2 s, ... capped at 30 s.
+    expect(clock.waits).toHaveLength(7);
+    clock.waits.forEach((wait, i) => {
+      const exponential = Math.min(30_000, 1_000 * 2 ** i);
+      expect(wait).toBeGreaterThanOrEqual(exponential / 2);
+      expect(wait).toBeLessThanOrEqual(exponential);
+    });
+    expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
+      // (The status shows twice, "500 500 INTERNAL_ERROR": the SDK prefixes it too. Cosmetic.)
+      /GET \/v1\/orgDevices: 500 (500 )?INTERNAL_ERROR: .*gave up after 8 attempts/,
+    );
+  });
+
+  it('small budgets through collector.http: per-run budget spent, clear error, no hang', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'serverError', status: 502, endpoints: 'api' }] });
+    const { result: graph, output } = await captureOutput(() =>
+      collectFromSandbox(sandbox, {
+        env: { LOG_LEVEL: 'error' },
+        collector: {
+          http: { maxAttempts: 1_000, baseBackoffMs: 10, maxBackoffMs: 40, retryBudgetMs: 2_000 },
+        },
+      }),
+    );
+    expect(
+      stepStatuses(graph)
+        .filter((s) => s.status === 'failure')
+        .map((s) => s.id),
+    ).toEqual(['fetch-mdm-servers', 'fetch-devices']);
+    expect(stepFailureReason(output, 'Fetch Devices')).toContain(
+      "the run's retry budget (retryBudgetSeconds = 2 s) is spent",
+    );
+  });
+
+  it('a Retry-After longer than the per-request limit: that request gives up at once', async () => {
+    sandbox.setFaults({
+      rules: [{ kind: 'tooManyRequests', endpoints: 'orgDevices.list', retryAfterSeconds: 3600 }],
+    });
+    const clock = virtualClock();
+    const { result: graph, output } = await captureOutput(() =>
+      collectFromSandbox(sandbox, {
+        env: { LOG_LEVEL: 'error' },
+        collector: { http: { now: clock.now, sleep: clock.sleep } },
+      }),
+    );
+    expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
+    expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '429': 1 });
+    expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
+      /429 rate limited; gave up: retrying would wait longer than the per-request limit of 300 s/,
+    );
+    expect(ofType(graph.entities, Types.MDM_SERVER)).toHaveLength(4);
+  });
+
+  // BUG (src/abm/pacer.ts Pacer.onThrottled / src/abm/http.ts HttpTransport.attempt): a 429
+  // pauses the shared pacer for the whole Retry-After (`pausedUntil = now + retryAfterMs`)
+  // before the transport decides whether it will wait that long. A Retry-After of an hour
+  // makes the refused request give up at once (above), but every other request of the run
+  // then sleeps in Pacer.acquire for the hour, a wait no budget counts: the run hangs for
+  // as long as the server says. Fix: clamp the pause to maxRequestRetryWaitMs (and to what
+  // is left of the run's retry budget), or count pacer waits against the budgets.
+  it.failing('a Retry-After of an hour does not make the other requests wait an hour', async () => {
+    // The first server's device list is refused for an hour; eleven other servers' lists remain.
+    const many = await startSandbox({ devices: 500, servers: 12, seed: 41 });
+    try {
+      many.setFaults({
+        rules: [
+          {
+            kind: 'tooManyRequests',
+            endpoints: 'mdmServers.devices',
+            nth: 1,
+            retryAfterSeconds: 3600,
+          },
+        ],
+      });
+      const clock = virtualClock();
+      const graph = await collectFromSandbox(many, {
+        collector: { http: { now: clock.now, sleep: clock.sleep } },
+      });
+      expect(stepStatuses(graph).pop()?.status).toBe('failure');
+      expect(Math.max(0, ...clock.waits)).toBeLessThanOrEqual(300_000);
+    } finally {
+      await many.stop();
+    }
+  });
+});
