@@ -134,6 +134,24 @@ describe('Pacer', () => {
     for (const gap of gaps) expect(gap).toBeCloseTo(pacer.currentIntervalMs, 5);
   });
 
+  it('never pauses the other requests longer than maxPauseMs, whatever Retry-After says', async () => {
+    const clock = new SimulatedClock();
+    const pacer = new Pacer({ now: clock.now, sleep: clock.sleep, maxPauseMs: 300_000 });
+    await succeed(clock, pacer, 5, 50);
+    const throttledAt = clock.time;
+    pacer.onThrottled(3_600_000);
+    await acquire(clock, pacer);
+    expect(clock.time).toBe(throttledAt + 300_000);
+  });
+
+  it('pauses for at most five minutes by default', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    pacer.onThrottled(3_600_000);
+    await acquire(clock, pacer);
+    expect(clock.time).toBe(300_000);
+  });
+
   it('slows down on a 429 at a pace that had been holding', async () => {
     const clock = new SimulatedClock();
     const pacer = pacerOn(clock);

@@ -22,6 +22,13 @@ export interface PacerOptions {
   sleep: (ms: number) => Promise<void>;
   /** Successes without a 429 after which the pace is raised slightly. */
   probeAfterSuccesses?: number;
+  /**
+   * Longest pause a `Retry-After` imposes on every request. A refused request
+   * that will not wait that long gives up on its own; the others must not
+   * sleep for an hour because the server said so. Default: the transport's
+   * default per-request retry limit.
+   */
+  maxPauseMs?: number;
 }
 
 const WINDOW_MS = 1000;
@@ -32,6 +39,7 @@ const SAFETY = 1.03;
 const BACKOFF_FACTOR = 1.2;
 const PROBE_FACTOR = 0.98;
 const MAX_PROBE_AFTER = 50_000;
+const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
 
 export class Pacer {
   private intervalMs = 0;
@@ -45,9 +53,11 @@ export class Pacer {
   /** The interval before the latest probe, while that probe is unconfirmed. */
   private beforeProbeMs: number | undefined;
   private throttleCount = 0;
+  private readonly maxPauseMs: number;
 
   constructor(private readonly options: PacerOptions) {
     this.probeAfter = options.probeAfterSuccesses ?? 200;
+    this.maxPauseMs = options.maxPauseMs ?? DEFAULT_MAX_PAUSE_MS;
   }
 
   /** The learned minimum spacing between request starts, in ms (0 = unpaced). */
@@ -89,7 +99,8 @@ export class Pacer {
     const now = this.options.now();
     this.throttleCount += 1;
     const duringPause = now < this.pausedUntil;
-    this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs);
+    const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
+    this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
     if (duringPause) return;
 
     this.forgetBefore(now - WINDOW_MS);
