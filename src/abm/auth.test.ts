@@ -97,6 +97,19 @@ describe('TokenProvider', () => {
     expect(fetch.calls).toHaveLength(2);
   });
 
+  it('signs a new assertion for each attempt, so a retry never replays a jti', async () => {
+    const { fetch, tokens } = provider((_, __, call) =>
+      call === 1 ? { text: '{"access_tok' } : okToken(),
+    );
+    await tokens.getToken();
+    const jtis = fetch.calls.map((call) => {
+      const assertion = new URLSearchParams(String(call.init.body)).get('client_assertion')!;
+      return JSON.parse(Buffer.from(assertion.split('.')[1], 'base64url').toString()).jti;
+    });
+    expect(jtis).toHaveLength(2);
+    expect(jtis[0]).not.toBe(jtis[1]);
+  });
+
   it('refuses a 200 without an access token', async () => {
     const { tokens } = provider(() => ({ body: { hello: 'world' } }));
     await expect(tokens.getToken()).rejects.toThrow(/without an access_token/);

@@ -95,13 +95,15 @@ export class TokenProvider {
   private async fetchToken(): Promise<string> {
     const { clientId, scope, tokenUrl } = this.options.config;
     const endpoint = `POST ${new URL(tokenUrl).pathname}`;
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: clientId,
-      client_assertion_type: CLIENT_ASSERTION_TYPE,
-      client_assertion: await this.createClientAssertion(),
-      scope,
-    }).toString();
+    // A fresh assertion (new jti) for each attempt: a retry after a lost answer must not replay one.
+    const body = async () =>
+      new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_assertion_type: CLIENT_ASSERTION_TYPE,
+        client_assertion: await this.createClientAssertion(),
+        scope,
+      }).toString();
     const requestedAt = this.now();
     const response = await this.options.http.request({
       endpoint,

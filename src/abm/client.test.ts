@@ -156,7 +156,8 @@ describe('AbmClient authorization', () => {
     const error = await collect(c.iterateOrgDevices()).catch((e) => e);
     expect(error).toBeInstanceOf(IntegrationProviderAuthenticationError);
     expect(error.message).toContain('GET /v1/orgDevices: 401 UNAUTHORIZED: Token revoked');
-    expect(c.auth.tokensIssued).toBe(2);
+    // Each new token gets one try (another request may have used up the previous one), bounded.
+    expect(c.auth.tokensIssued).toBe(3);
   });
 
   it('maps 403 to an authorization error that says which privilege to check', async () => {

@@ -18,6 +18,8 @@ import {
 export const PAGE_LIMIT = 1000;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
 const MAX_EMPTY_PAGES_IN_A_ROW = 50;
+/** New tokens one request may try after 401s before the refusal is taken as final. */
+const MAX_RENEWALS = 2;
 
 export interface Page<T> {
   /** 1-based position of this page in its walk. */
@@ -166,10 +168,15 @@ export class AbmClient {
     return document;
   }
 
-  /** One authorized GET; a 401 renews the token once, since Apple may revoke one early. */
+  /**
+   * One authorized GET. A 401 renews the token, since Apple may revoke one
+   * early. With several requests in flight a renewed token can itself be
+   * revoked before this request uses it, so each new token gets its own try,
+   * up to a bound; the same token refused twice is a real refusal.
+   */
   async getJson(endpoint: string, path: string, query: Query = {}): Promise<unknown> {
     const url = `${this.apiBaseUrl}/v1${path}${toQueryString(query)}`;
-    let renewed = false;
+    const refused = new Set<string>();
     for (;;) {
       const token = await this.auth.getToken();
       const response = await this.transport.request({
@@ -178,8 +185,8 @@ export class AbmClient {
         headers: { authorization: `Bearer ${token}` },
       });
       if (response.status >= 200 && response.status < 300) return response.json;
-      if (response.status === 401 && !renewed) {
-        renewed = true;
+      if (response.status === 401 && !refused.has(token) && refused.size < MAX_RENEWALS) {
+        refused.add(token);
         this.auth.invalidate(token);
         continue;
       }

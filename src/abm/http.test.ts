@@ -1,3 +1,5 @@
+import { createServer, Server } from 'http';
+import { AddressInfo } from 'net';
 import {
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
@@ -69,11 +71,12 @@ describe('HttpTransport', () => {
       if (call === 1) throw new Error('socket hang up');
       if (call === 2) return { text: '{"data": [1, 2' };
       if (call === 3) return { text: '<html><body>Bad gateway</body></html>' };
+      if (call === 4) return { text: '' };
       return { body: { data: [] } };
     });
     const { t } = transport(fetch);
     expect((await t.request(request)).json).toEqual({ data: [] });
-    expect(fetch.calls).toHaveLength(4);
+    expect(fetch.calls).toHaveLength(5);
   });
 
   it('times out an attempt that never answers and retries it', async () => {
@@ -134,6 +137,45 @@ describe('HttpTransport', () => {
     await Promise.all(Array.from({ length: 20 }, () => t.request(request)));
     expect(fetch.calls).toHaveLength(20);
     expect(fetch.maxInFlight).toBe(4);
+  });
+});
+
+describe('HttpTransport with the real fetch', () => {
+  let server: Server;
+  let url: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests += 1;
+      const body = JSON.stringify({ data: Array.from({ length: 200 }, (_, i) => i) });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+      if (requests === 1) {
+        // Half the body, then the connection drops: node-fetch alone would wait for the timeout.
+        res.write(body.slice(0, body.length / 2), () => res.socket?.destroy());
+      } else {
+        res.end(body);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/orgDevices`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('retries a body cut short by a dropped connection at once, not after the timeout', async () => {
+    const warnings: string[] = [];
+    const t = new HttpTransport({
+      requestTimeoutMs: 30_000,
+      baseBackoffMs: 1,
+      logger: { debug: () => undefined, info: () => undefined, warn: (_, m) => warnings.push(m) },
+    });
+    const response = await t.request({ endpoint: 'GET /v1/orgDevices', url });
+    t.destroy();
+    expect((response.json as { data: number[] }).data).toHaveLength(200);
+    expect(requests).toBe(2);
+    expect(warnings).toEqual([
+      expect.stringContaining('the connection closed before the whole answer arrived'),
+    ]);
   });
 });
 

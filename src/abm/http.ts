@@ -48,7 +48,12 @@ export interface HttpRequest {
   url: string;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
-  body?: string;
+  /**
+   * The body, or a function that makes it for each attempt: a token request
+   * must carry a new client assertion every time, since Apple refuses a
+   * `jti` it has seen, even when only the answer to the first attempt was lost.
+   */
+  body?: string | (() => string | Promise<string>);
 }
 
 export interface HttpResponse {
@@ -177,9 +182,17 @@ export class HttpTransport {
       userAgent: options.userAgent,
     };
     this.retryBudgetLeftMs = this.options.retryBudgetMs;
-    this.pacer = new Pacer({ now: this.options.now, sleep: this.options.sleep });
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: maxInFlight });
+    this.pacer = new Pacer({
+      now: this.options.now,
+      sleep: this.options.sleep,
+      maxPauseMs: this.options.maxRequestRetryWaitMs,
+    });
+    this.httpAgent = failFastOnCutBodies(
+      new http.Agent({ keepAlive: true, maxSockets: maxInFlight }),
+    );
+    this.httpsAgent = failFastOnCutBodies(
+      new https.Agent({ keepAlive: true, maxSockets: maxInFlight }),
+    );
   }
 
   /** The learned spacing between requests, 0 while no 429 has been seen. */
@@ -206,7 +219,9 @@ export class HttpTransport {
       }
 
       const delay = this.retryDelay(attempt, failure);
-      const reason = `${failure.message} (attempt ${attempt} of ${this.options.maxAttempts})`;
+      const what =
+        failure.status === 'network' ? failure.message : `${failure.status} ${failure.message}`;
+      const reason = `${what} (attempt ${attempt} of ${this.options.maxAttempts})`;
       if (attempt >= this.options.maxAttempts) {
         throw this.giveUp(request, failure, `gave up after ${attempt} attempts`);
       }
@@ -284,6 +299,7 @@ export class HttpTransport {
       let text: string;
       let headers: HttpResponse['headers'];
       try {
+        const body = typeof request.body === 'function' ? await request.body() : request.body;
         const response = await this.options.fetch(request.url, {
           method: request.method ?? 'GET',
           headers: {
@@ -291,7 +307,7 @@ export class HttpTransport {
             ...(this.options.userAgent ? { 'user-agent': this.options.userAgent } : {}),
             ...request.headers,
           },
-          body: request.body,
+          body,
           agent: (url: URL) => (url.protocol === 'http:' ? this.httpAgent : this.httpsAgent),
           signal: controller.signal as RequestInit['signal'],
         });
@@ -318,20 +334,25 @@ export class HttpTransport {
         this.stats.throttled += 1;
         const retryAfterMs = parseRetryAfter(headers.get('retry-after'), this.options.now());
         this.pacer.onThrottled(retryAfterMs ?? this.options.baseBackoffMs);
-        throw new TransientFailure('429 rate limited', 429, retryAfterMs);
+        throw new TransientFailure('rate limited', 429, retryAfterMs);
       }
 
       const json = parseJson(text);
       if (isRetryableStatus(status)) {
         throw new TransientFailure(
-          `${status} ${describeErrorBody({ json, text })}`,
+          describeErrorBody({ json, text }),
           status,
           parseRetryAfter(headers.get('retry-after'), this.options.now()),
         );
       }
-      if (status >= 200 && status < 300 && text.length > 0 && json === undefined) {
-        const kind = /^\s*</.test(text) ? 'an HTML page' : 'unreadable (truncated?) JSON';
-        throw new TransientFailure(`${status} with ${kind} instead of JSON`, status);
+      if (status >= 200 && status < 300 && status !== 204 && json === undefined) {
+        const kind =
+          text.length === 0
+            ? 'an empty body'
+            : /^\s*</.test(text)
+              ? 'an HTML page'
+              : 'unreadable (truncated?) JSON';
+        throw new TransientFailure(`${kind} instead of JSON`, status);
       }
       return { status, json, text, headers };
     } finally {
@@ -356,4 +377,32 @@ export function errorMessage(err: unknown): string {
 
 export function isIntegrationError(err: unknown): err is IntegrationError {
   return err instanceof IntegrationError;
+}
+
+interface AgentInternals {
+  addRequest(request: http.ClientRequest, options: unknown): void;
+}
+
+/**
+ * node-fetch 2 notices a connection closed part-way through a body only for
+ * chunked answers; with a Content-Length it waits for the attempt's timeout.
+ * Once a response exists Node reports the cut on the response alone, which
+ * node-fetch does not listen to; reporting it on the request, whose errors
+ * node-fetch forwards to the body, makes the read fail at once, so the retry
+ * follows immediately.
+ */
+function failFastOnCutBodies<T extends http.Agent>(agent: T): T {
+  const internals = agent as unknown as AgentInternals;
+  const addRequest = internals.addRequest.bind(agent);
+  internals.addRequest = (request, options) => {
+    request.once('response', (response: http.IncomingMessage) => {
+      response.once('close', () => {
+        if (!response.complete) {
+          request.emit('error', new Error('the connection closed before the whole answer arrived'));
+        }
+      });
+    });
+    addRequest(request, options);
+  };
+  return agent;
 }
