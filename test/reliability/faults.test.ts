@@ -130,7 +130,6 @@ describe('faults the collector absorbs', () => {
           { kind: 'reset', endpoints: 'mdmServers.list', nth: 1, afterBytes: 0 },
         ],
       },
-      // A reset mid-body is only noticed at the attempt timeout today (see the next test).
       { collector: { http: { requestTimeoutMs: 500 } } },
     );
     expectSameAsBaseline(graph);
@@ -139,29 +138,21 @@ describe('faults the collector absorbs', () => {
     expect(pagesServedMoreThanOnce(stats)).toEqual([]);
   });
 
-  // BUG (src/abm/http.ts HttpTransport.attempt, via node-fetch 2.7): when the server
-  // destroys the connection part-way through a body sent with Content-Length, node-fetch
-  // never rejects `response.text()` (it detects a premature close only for chunked
-  // bodies), so the attempt waits for the full requestTimeoutMs, 60 s by default, before
-  // the retry. Nothing is lost, but every dropped connection costs a minute. Fix: make the
-  // default fetch notice the close, e.g. send requests with Node's http/https directly (the
-  // IncomingMessage emits 'aborted'/'error'; Polly's node-http adapter still records it),
-  // or abort the attempt when the socket closes or when no byte arrives for a few seconds.
-  it.failing(
-    'a connection reset mid-body is reported as a network error at once, not as a timeout',
-    async () => {
-      const { result: graph, output } = await captureOutput(() =>
-        collectWith(
-          { rules: [{ kind: 'reset', endpoints: 'orgDevices.list', nth: 2 }] },
-          { env: { LOG_LEVEL: 'warn' }, collector: { http: { requestTimeoutMs: 1_000 } } },
-        ),
-      );
-      expectSameAsBaseline(graph);
-      const retries = output.split('\n').filter((l) => l.includes('Retrying GET /v1/orgDevices'));
-      expect(retries).toHaveLength(1);
-      expect(retries[0]).toContain('network error');
-    },
-  );
+  // Was a bug: node-fetch 2.7 notices a premature close only on chunked bodies, so a
+  // connection cut part-way through a Content-Length body waited for the whole
+  // requestTimeoutMs (60 s by default) before the retry. The transport now fails fast.
+  it('a connection reset mid-body is reported as a network error at once, not as a timeout', async () => {
+    const { result: graph, output } = await captureOutput(() =>
+      collectWith(
+        { rules: [{ kind: 'reset', endpoints: 'orgDevices.list', nth: 2 }] },
+        { env: { LOG_LEVEL: 'warn' }, collector: { http: { requestTimeoutMs: 1_000 } } },
+      ),
+    );
+    expectSameAsBaseline(graph);
+    const retries = output.split('\n').filter((l) => l.includes('Retrying GET /v1/orgDevices'));
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toContain('network error');
+  });
 
   it('a request that hangs: abandoned after requestTimeoutMs and retried', async () => {
     const graph = await collectWith(
@@ -225,34 +216,22 @@ describe('faults the collector absorbs', () => {
     expect(sandbox.stats().byEndpoint.token).toEqual({ '429': 2, '503': 1, '200': 1 });
   });
 
-  // BUG (src/abm/auth.ts, TokenProvider.fetchToken + src/abm/http.ts, HttpTransport.request):
-  // the token request body, with its client assertion, is built once and the transport
-  // retries it unchanged. When the first attempt reached the server (the answer was then
-  // cut off, reset or timed out), the retry replays a spent `jti`; the server refuses it
-  // with invalid_client ("jti was already used"), which is a fatal authentication error
-  // that ends the whole run. Fix: sign a fresh assertion (new jti, iat) for every attempt,
-  // e.g. let HttpRequest.body be a function the transport calls per attempt.
-  it.failing(
-    'a token answer lost after the token was issued (truncated or reset): retried with a fresh assertion',
-    async () => {
-      const graph = await collectWith({
-        rules: [
-          { kind: 'truncate', endpoints: 'token', nth: 1 },
-          { kind: 'reset', endpoints: 'token', nth: 2 },
-        ],
-      });
-      expectSameAsBaseline(graph);
-    },
-  );
+  // Was a bug: the token request's body (with its client assertion) was built once and
+  // retried unchanged, so a retry after a lost answer replayed a spent jti and Apple's
+  // invalid_client ended the run. Each attempt now signs a fresh assertion.
+  it('a token answer lost after the token was issued (truncated or reset): retried with a fresh assertion', async () => {
+    const graph = await collectWith({
+      rules: [
+        { kind: 'truncate', endpoints: 'token', nth: 1 },
+        { kind: 'reset', endpoints: 'token', nth: 2 },
+      ],
+    });
+    expectSameAsBaseline(graph);
+  });
 
-  // BUG (minor; src/abm/http.ts HttpTransport.attempt): a 2xx answer with an empty body
-  // is returned as a success with `json: undefined`, so the page walk throws "not a
-  // JSON:API list" and the step fails, where a truncated-to-nothing answer (the
-  // connection dropped right after the headers) deserves a retry like any other
-  // unreadable body. Fix: in attempt(), treat a 2xx other than 204 whose body is empty as
-  // a TransientFailure ("200 with an empty body"). Safe today (the step fails, its data
-  // is partial), just less resilient.
-  it.failing('an empty 200 body (truncated to nothing): retried', async () => {
+  // Was a bug: a 2xx with an empty body was taken as success, and the walk then failed
+  // with "not a JSON:API list" instead of retrying.
+  it('an empty 200 body (truncated to nothing): retried', async () => {
     const graph = await collectWith({
       rules: [{ kind: 'truncate', endpoints: 'orgDevices.list', nth: 2, keepBytes: 0 }],
     });
@@ -267,7 +246,7 @@ describe('faults the collector absorbs', () => {
   // ends the whole run although the credentials are fine. Fix: renew again when the
   // refused token differs from the one refused last time (bounded, e.g. 3 renewals per
   // request), or take the token after acquiring the in-flight slot rather than before.
-  it.skip('tokens revoked after every 3 requests, with 4 in flight: still complete', async () => {
+  it('tokens revoked after every 3 requests, with 4 in flight: still complete', async () => {
     const graph = await collectWith({ revokeTokenAfterRequests: 3 });
     expectSameAsBaseline(graph);
   });
