@@ -31,6 +31,12 @@ export interface ScenarioOptions {
   rps?: number;
   /** Where temporary project directories go. */
   workDir: string;
+  /**
+   * The collector's source directory (default: this repository's `src`). Another
+   * directory measures a candidate change; it must resolve modules from this
+   * repository's node_modules (put it inside the repository, e.g. under .bench/).
+   */
+  srcDir?: string;
   /** Keep the collected graph and logs. */
   keep?: boolean;
   /** Bound for each child process. */
@@ -212,7 +218,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     },
     Math.min(options.timeoutMs, 120_000),
   );
-  const collectDir = await makeProjectDir(options.workDir, 'collect-');
+  const collectDir = await makeProjectDir(options.workDir, 'collect-', options.srcDir);
   let collectorRun: Measured;
   let stats: SandboxStats;
   try {

@@ -134,11 +134,18 @@ async function measure(
   return { wallMs, probe, logFile };
 }
 
-/** A project directory whose `src` is this repository's: `collect --project-path` writes beside it. */
-export async function makeProjectDir(parent: string, prefix: string): Promise<string> {
+/**
+ * A project directory whose `src` is this repository's (or a candidate's, to
+ * measure a proposed change): `collect --project-path` writes beside it.
+ */
+export async function makeProjectDir(
+  parent: string,
+  prefix: string,
+  srcDir = path.join(ROOT, 'src'),
+): Promise<string> {
   await fs.mkdir(parent, { recursive: true });
   const dir = await fs.mkdtemp(path.join(parent, prefix));
-  await fs.symlink(path.join(ROOT, 'src'), path.join(dir, 'src'), 'dir');
+  await fs.symlink(path.resolve(srcDir), path.join(dir, 'src'), 'dir');
   return dir;
 }
 

@@ -32,6 +32,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --no-doc             print only; leave docs/ and results.json alone
   --keep               keep the collected graphs and logs (under --work-dir)
   --work-dir DIR       temporary project directories (default: the OS temp dir)
+  --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
   --help`;
 
 interface Args {
@@ -48,6 +49,7 @@ interface Args {
   doc: boolean;
   keep: boolean;
   workDir?: string;
+  srcDir?: string;
 }
 
 function fail(message: string): never {
@@ -125,6 +127,10 @@ export function parseArgs(argv: string[]): Args {
       case '--work-dir':
         args.workDir = argv[++i] ?? fail('--work-dir needs a directory');
         break;
+      case '--src':
+        args.srcDir = argv[++i] ?? fail('--src needs a directory');
+        args.doc = false;
+        break;
       case '--help':
         console.log(USAGE);
         process.exit(0);
@@ -144,6 +150,13 @@ function timeoutFor(devices: number): number {
 const RESULTS_FILE = path.join(__dirname, 'results.json');
 const DOC_FILE = path.join(ROOT, 'docs', 'performance.md');
 const CHART_FILE = path.join(ROOT, 'docs', 'performance.svg');
+
+/** The document as `npm run format` would leave it, so `prettier --check` stays green after a run. */
+async function formatMarkdown(text: string): Promise<string> {
+  const prettier = await import('prettier');
+  const config = (await prettier.resolveConfig(DOC_FILE)) ?? {};
+  return prettier.format(text, { ...config, filepath: DOC_FILE });
+}
 
 async function readStored(): Promise<StoredResults> {
   try {
@@ -178,6 +191,7 @@ async function main(): Promise<void> {
         latencyMs: args.latencyMs,
         jitterMs: args.jitterMs,
         workDir,
+        srcDir: args.srcDir,
         keep: args.keep,
         timeoutMs: timeoutFor(devices),
         log,
@@ -196,6 +210,7 @@ async function main(): Promise<void> {
       jitterMs: args.jitterMs,
       rps: args.rps,
       workDir,
+      srcDir: args.srcDir,
       keep: args.keep,
       timeoutMs: timeoutFor(args.rpsDevices) + (args.rpsServers * 1000) / args.rps,
       log,
@@ -212,7 +227,10 @@ async function main(): Promise<void> {
   if (args.doc) {
     await fs.writeFile(RESULTS_FILE, `${JSON.stringify(shown, null, 2)}\n`);
     const document = await fs.readFile(DOC_FILE, 'utf8').catch(() => '# Performance\n');
-    await fs.writeFile(DOC_FILE, updateDocument(document, renderTables(shown)));
+    await fs.writeFile(
+      DOC_FILE,
+      await formatMarkdown(updateDocument(document, renderTables(shown))),
+    );
     await fs.writeFile(CHART_FILE, renderChart(shown));
     console.log(
       `\nUpdated ${path.relative(ROOT, DOC_FILE)}, ${path.relative(ROOT, CHART_FILE)} and ${path.relative(ROOT, RESULTS_FILE)}.`,
