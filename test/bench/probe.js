@@ -4,7 +4,8 @@
  * figures as JSON to the file named by BENCH_PROBE_OUT:
  * - cpu time (user + system) and the kernel's peak resident set size, from
  *   process.resourceUsage(), which covers the whole life of the process;
- * - the highest V8 heap use seen by a light sampler (every 100 ms);
+ * - the highest V8 heap use, heap size and memory outside the heap (Buffers)
+ *   seen by a light sampler (every 100 ms);
  * - time from process start to exit.
  * Plain JavaScript so it loads before ts-node and costs nothing to compile.
  */
@@ -17,10 +18,15 @@ if (out) {
   // The variable must not leak into anything this process spawns.
   delete process.env.BENCH_PROBE_OUT;
   let peakHeapUsed = 0;
+  let peakHeapTotal = 0;
+  let peakExternal = 0;
   let peakRssSampled = 0;
   const sample = () => {
     const memory = process.memoryUsage();
     if (memory.heapUsed > peakHeapUsed) peakHeapUsed = memory.heapUsed;
+    if (memory.heapTotal > peakHeapTotal) peakHeapTotal = memory.heapTotal;
+    // Buffers and other memory outside the V8 heap (response bodies, file writes).
+    if (memory.external > peakExternal) peakExternal = memory.external;
     if (memory.rss > peakRssSampled) peakRssSampled = memory.rss;
   };
   const timer = setInterval(sample, 100);
@@ -37,6 +43,8 @@ if (out) {
       peakRssBytes: usage.maxRSS * 1024,
       peakRssSampledBytes: peakRssSampled,
       peakHeapUsedBytes: peakHeapUsed,
+      peakHeapTotalBytes: peakHeapTotal,
+      peakExternalBytes: peakExternal,
     };
     try {
       fs.writeFileSync(out, JSON.stringify(figures));

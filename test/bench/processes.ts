@@ -58,6 +58,8 @@ export interface ProbeFigures {
   peakRssBytes: number;
   peakRssSampledBytes: number;
   peakHeapUsedBytes: number;
+  peakHeapTotalBytes: number;
+  peakExternalBytes: number;
 }
 
 export interface Measured {
