@@ -32,6 +32,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --no-doc             print only; leave docs/ and results.json alone
   --keep               keep the collected graphs and logs (under --work-dir)
   --work-dir DIR       temporary project directories (default: the OS temp dir)
+  --repeat N           run each scenario N times, keep the median run (default 1)
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
   --help`;
 
@@ -50,6 +51,7 @@ interface Args {
   keep: boolean;
   workDir?: string;
   srcDir?: string;
+  repeat: number;
 }
 
 function fail(message: string): never {
@@ -71,6 +73,7 @@ export function parseArgs(argv: string[]): Args {
     sizesToo: true,
     doc: true,
     keep: false,
+    repeat: 1,
   };
   const number = (flag: string, value: string | undefined): number => {
     const parsed = Number(value);
@@ -129,6 +132,9 @@ export function parseArgs(argv: string[]): Args {
       case '--work-dir':
         args.workDir = argv[++i] ?? fail('--work-dir needs a directory');
         break;
+      case '--repeat':
+        args.repeat = Math.max(1, Math.floor(number(flag, argv[++i])));
+        break;
       case '--src':
         args.srcDir = argv[++i] ?? fail('--src needs a directory');
         args.doc = false;
@@ -168,6 +174,32 @@ async function readStored(): Promise<StoredResults> {
   }
 }
 
+/**
+ * Runs a scenario `times` times and keeps the run whose wall ratio is the
+ * median (rate ratio in the rate-limited scenario): on a shared machine one
+ * run can be 10-20% off. Every run must pass the economy check to count as
+ * passing: the kept run is the worst one when any failed.
+ */
+async function repeated(
+  times: number,
+  log: (line: string) => void,
+  run: () => Promise<ScenarioResult>,
+): Promise<ScenarioResult> {
+  const results: ScenarioResult[] = [];
+  for (let i = 0; i < times; i++) results.push(await run());
+  const failed = results.find((r) => !r.economy.pass);
+  if (failed) return failed;
+  const ratio = (r: ScenarioResult) => r.ratios.rate ?? r.ratios.wall;
+  const sorted = [...results].sort((a, b) => ratio(a) - ratio(b));
+  const kept = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (times > 1) {
+    log(
+      `kept the median of ${times} runs: ratios ${sorted.map((r) => ratio(r).toFixed(2)).join(', ')}`,
+    );
+  }
+  return kept;
+}
+
 function economyLine(label: string, result: ScenarioResult): string {
   const verdict = result.economy.pass ? 'PASS' : 'FAIL';
   const detail = result.economy.pass
@@ -186,37 +218,41 @@ async function main(): Promise<void> {
 
   if (args.sizesToo) {
     for (const devices of args.sizes) {
-      const result = await runScenario({
-        devices,
-        servers: args.servers,
-        seed: args.seed,
-        latencyMs: args.latencyMs,
-        jitterMs: args.jitterMs,
-        workDir,
-        srcDir: args.srcDir,
-        keep: args.keep,
-        timeoutMs: timeoutFor(devices),
-        log,
-      });
+      const result = await repeated(args.repeat, log, () =>
+        runScenario({
+          devices,
+          servers: args.servers,
+          seed: args.seed,
+          latencyMs: args.latencyMs,
+          jitterMs: args.jitterMs,
+          workDir,
+          srcDir: args.srcDir,
+          keep: args.keep,
+          timeoutMs: timeoutFor(devices),
+          log,
+        }),
+      );
       update.sizes.push(toStored(result));
       economyLines.push(economyLine(`${devices} devices`, result));
       allPass &&= result.economy.pass;
     }
   }
   if (args.rate) {
-    const result = await runScenario({
-      devices: args.rpsDevices,
-      servers: args.rpsServers,
-      seed: args.seed,
-      latencyMs: args.latencyMs,
-      jitterMs: args.jitterMs,
-      rps: args.rps,
-      workDir,
-      srcDir: args.srcDir,
-      keep: args.keep,
-      timeoutMs: timeoutFor(args.rpsDevices) + (args.rpsServers * 1000) / args.rps,
-      log,
-    });
+    const result = await repeated(args.repeat, log, () =>
+      runScenario({
+        devices: args.rpsDevices,
+        servers: args.rpsServers,
+        seed: args.seed,
+        latencyMs: args.latencyMs,
+        jitterMs: args.jitterMs,
+        rps: args.rps,
+        workDir,
+        srcDir: args.srcDir,
+        keep: args.keep,
+        timeoutMs: timeoutFor(args.rpsDevices) + (args.rpsServers * 1000) / args.rps,
+        log,
+      }),
+    );
     update.rateLimited = toStored(result);
     economyLines.push(economyLine(`rate-limited, ${args.rps} rps`, result));
     allPass &&= result.economy.pass;
