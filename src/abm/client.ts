@@ -128,6 +128,10 @@ export class AbmClient {
           pending = this.fetchPage<T>(endpoint, path, { ...query, cursor });
           // Handled later by the await above; this keeps an abandoned prefetch from crashing the process.
           pending.catch(() => undefined);
+          // Let the request leave now. Node writes it from a nextTick, which otherwise waits
+          // until the caller has converted this page: a loop of awaits on settled promises is
+          // all microtasks, so the network would only start once the CPU work is done.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
         emptyInARow = document.data.length === 0 ? emptyInARow + 1 : 0;
         if (emptyInARow > MAX_EMPTY_PAGES_IN_A_ROW && pending) {

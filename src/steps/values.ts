@@ -109,8 +109,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Drops undefined values so entities carry only what is known. */
 export function compact<T extends Record<string, unknown>>(object: T): T {
+  // A copy, not `delete`: deleting keys turns an object of ~40 properties into a slow
+  // dictionary-mode object, which every later spread, validation and JSON write pays for.
+  const kept: Record<string, unknown> = {};
   for (const key of Object.keys(object)) {
-    if (object[key] === undefined) delete object[key];
+    if (object[key] !== undefined) kept[key] = object[key];
   }
-  return object;
+  return kept as T;
 }
