@@ -75,6 +75,23 @@ describe('AbmClient paging', () => {
     }
   });
 
+  it('fetches the next pages while the caller still works on the current one', async () => {
+    const { fetch, client: c } = client(pagedDevices(5000, 1000));
+    const pages = c.iterateOrgDevices();
+    expect((await pages.next()).value?.number).toBe(1);
+    // The caller holds page 1; the walk goes on without it, two pages ahead, no further.
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    const cursors = () =>
+      fetch.calls
+        .filter((call) => call.url.pathname === '/v1/orgDevices')
+        .map((call) => call.url.searchParams.get('cursor'));
+    expect(cursors()).toEqual([null, '1000', '2000']);
+    const rest = [];
+    for await (const page of pages) rest.push(page.number);
+    expect(rest).toEqual([2, 3, 4, 5]);
+    expect(cursors()).toEqual([null, '1000', '2000', '3000', '4000']);
+  });
+
   it('reports the total Apple gives', async () => {
     const { client: c } = client(pagedDevices(5, 1000));
     const pages = [];

@@ -5,6 +5,7 @@ import {
 
 import { AbmConfig } from '../config';
 import { TokenProvider } from './auth';
+import { readAhead } from './readAhead';
 import { HttpOptions, HttpTransport, toProviderError, TransportLogger } from './http';
 import {
   ListDocument,
@@ -16,6 +17,12 @@ import {
 
 /** Apple's largest page. */
 export const PAGE_LIMIT = 1000;
+/**
+ * Pages a walk fetches ahead of its caller. Two absorb the jitter between the
+ * network's pace and the caller's without holding much memory (a parsed page
+ * of 1,000 devices is a few MB).
+ */
+const PAGES_AHEAD = 2;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
 const MAX_EMPTY_PAGES_IN_A_ROW = 50;
 /** New tokens one request may try after 401s before the refusal is taken as final. */
@@ -100,57 +107,58 @@ export class AbmClient {
   }
 
   /**
-   * Walks a paged list. The next page is requested as soon as the current one
-   * arrives, so the network works while the caller converts. A failed page is
-   * retried from its own cursor; a cursor that comes back a second time ends
-   * the walk with an error instead of an endless loop.
+   * Walks a paged list. Pages are fetched one after another as fast as the
+   * network answers, up to PAGES_AHEAD ahead of the caller, so the network
+   * works while the caller converts. A failed page is retried from its own
+   * cursor; a cursor that comes back a second time ends the walk with an
+   * error instead of an endless loop.
    */
   async *paginate<T>(path: string, query: Query): AsyncGenerator<Page<T>> {
     const endpoint = `GET /v1${path}`;
     const seenCursors = new Set<string>();
     let emptyInARow = 0;
-    let number = 1;
-    let pending: Promise<ListDocument<T>> | undefined = this.fetchPage<T>(endpoint, path, query);
-    try {
-      while (pending) {
-        const document: ListDocument<T> = await pending;
-        pending = undefined;
-        const cursor = nextCursorOf(document);
-        if (cursor !== undefined) {
-          if (seenCursors.has(cursor)) {
-            throw new IntegrationProviderAPIError({
-              endpoint,
-              status: 200,
-              statusText: `page ${number} returned a cursor that an earlier page already returned; stopping so the walk cannot loop forever. This is an Apple-side paging fault: try again later`,
-            });
-          }
-          seenCursors.add(cursor);
-          pending = this.fetchPage<T>(endpoint, path, { ...query, cursor });
-          // Handled later by the await above; this keeps an abandoned prefetch from crashing the process.
-          pending.catch(() => undefined);
-          // Let the request leave now. Node writes it from a nextTick, which otherwise waits
-          // until the caller has converted this page: a loop of awaits on settled promises is
-          // all microtasks, so the network would only start once the CPU work is done.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-        }
-        emptyInARow = document.data.length === 0 ? emptyInARow + 1 : 0;
-        if (emptyInARow > MAX_EMPTY_PAGES_IN_A_ROW && pending) {
-          throw new IntegrationProviderAPIError({
-            endpoint,
-            status: 200,
-            statusText: `${emptyInARow} empty pages in a row, each with another cursor; stopping so the walk cannot go on forever`,
-          });
-        }
-        const total = document.meta?.paging?.total;
-        yield {
-          number,
-          items: document.data,
-          total: typeof total === 'number' && Number.isFinite(total) ? total : undefined,
-        };
-        number += 1;
+    let fetched = 0;
+    let cursor: string | undefined;
+    let last = false;
+    const nextPage = async (): Promise<ListDocument<T> | undefined> => {
+      if (last) return undefined;
+      const document = await this.fetchPage<T>(
+        endpoint,
+        path,
+        cursor === undefined ? query : { ...query, cursor },
+      );
+      fetched += 1;
+      const next = nextCursorOf(document);
+      if (next !== undefined && seenCursors.has(next)) {
+        throw new IntegrationProviderAPIError({
+          endpoint,
+          status: 200,
+          statusText: `page ${fetched} returned a cursor that an earlier page already returned; stopping so the walk cannot loop forever. This is an Apple-side paging fault: try again later`,
+        });
       }
-    } finally {
-      pending?.catch(() => undefined);
+      emptyInARow = document.data.length === 0 ? emptyInARow + 1 : 0;
+      if (emptyInARow > MAX_EMPTY_PAGES_IN_A_ROW && next !== undefined) {
+        throw new IntegrationProviderAPIError({
+          endpoint,
+          status: 200,
+          statusText: `${emptyInARow} empty pages in a row, each with another cursor; stopping so the walk cannot go on forever`,
+        });
+      }
+      if (next === undefined) last = true;
+      else seenCursors.add(next);
+      cursor = next;
+      return document;
+    };
+
+    let number = 1;
+    for await (const document of readAhead(nextPage, PAGES_AHEAD)) {
+      const total = document.meta?.paging?.total;
+      yield {
+        number,
+        items: document.data,
+        total: typeof total === 'number' && Number.isFinite(total) ? total : undefined,
+      };
+      number += 1;
     }
   }
 

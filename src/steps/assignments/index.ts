@@ -87,7 +87,10 @@ async function linkServerDevices(
           continue;
         }
         const toKey = deviceKey(serial);
-        if (!(await jobState.hasKey(toKey))) {
+        // As in the devices step: await hasKey only when it really answers with a promise.
+        let listed = jobState.hasKey(toKey);
+        if (typeof listed !== 'boolean') listed = await listed;
+        if (!listed) {
           skipped.add(UNKNOWN_DEVICE_REASON, serial);
           continue;
         }
@@ -97,7 +100,10 @@ async function linkServerDevices(
           Entities.DEVICE._type,
           toKey,
         );
-        if (keysInPage.has(relationship._key) || (await jobState.hasKey(relationship._key))) {
+        let linkedBefore: boolean | Promise<boolean> = keysInPage.has(relationship._key);
+        if (!linkedBefore) linkedBefore = jobState.hasKey(relationship._key);
+        if (typeof linkedBefore !== 'boolean') linkedBefore = await linkedBefore;
+        if (linkedBefore) {
           skipped.add('device ids listed more than once for the same server', serial);
           continue;
         }

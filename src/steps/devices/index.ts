@@ -38,7 +38,12 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         const { entity } = result;
-        if (keysInPage.has(entity._key) || (await jobState.hasKey(entity._key))) {
+        // The local runtime answers hasKey at once; awaiting only a real promise spares the loop
+        // a microtask turn per device.
+        let seen: boolean | Promise<boolean> = keysInPage.has(entity._key);
+        if (!seen) seen = jobState.hasKey(entity._key);
+        if (typeof seen !== 'boolean') seen = await seen;
+        if (seen) {
           skipped.add(DUPLICATE_DEVICE_REASON, String(entity.serial));
           continue;
         }
