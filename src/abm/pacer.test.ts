@@ -188,11 +188,56 @@ describe('Pacer', () => {
     expect(pacer.currentIntervalMs).toBeCloseTo(after * 0.98, 5);
   });
 
+  it('forgets a stray 429 that came before enough requests to learn from, within seconds', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 1, 100);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo(1030, 5);
+    expect(pacer.isProvisional).toBe(true);
+    const throttledAt = clock.time;
+    // Doubled every 5 successes: 1030, 515, 257, 129, 64, 32, 16 ms, then unpaced.
+    const intervals: number[] = [];
+    while (pacer.currentIntervalMs > 0 && intervals.length < 100) {
+      intervals.push(pacer.currentIntervalMs);
+      await succeed(clock, pacer, 1, 1);
+    }
+    expect(pacer.currentIntervalMs).toBe(0);
+    expect(intervals).toHaveLength(35);
+    expect(clock.time - throttledAt).toBeLessThan(12_000);
+    // Unpaced again, a later 429 learns afresh.
+    await clock.advance(2000);
+    await succeed(clock, pacer, 30, 500);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 30) * 1.03, 5);
+    expect(pacer.isProvisional).toBe(false);
+  });
+
+  it('settles a provisional pace when a 429 confirms the limit', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 2, 100);
+    pacer.onThrottled(1000);
+    const held = pacer.currentIntervalMs;
+    await clock.advance(1000);
+    await succeed(clock, pacer, 5, 5 * held);
+    expect(pacer.currentIntervalMs).toBeCloseTo(held / 2, 5);
+    // The doubled pace was too fast: back to the one that held, probed slowly from now on.
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBeCloseTo(held, 5);
+    expect(pacer.isProvisional).toBe(false);
+    await clock.advance(1000);
+    await succeed(clock, pacer, 50, 50 * held);
+    expect(pacer.currentIntervalMs).toBeCloseTo(held, 5);
+  });
+
   it.each([
     { rps: 20, requests: 600, inFlight: 4, latencyMs: 25 },
     { rps: 5, requests: 200, inFlight: 4, latencyMs: 25 },
     { rps: 50, requests: 1500, inFlight: 4, latencyMs: 10 },
     { rps: 2, requests: 60, inFlight: 2, latencyMs: 100 },
+    { rps: 1, requests: 40, inFlight: 4, latencyMs: 50 },
+    { rps: 3, requests: 90, inFlight: 4, latencyMs: 25 },
   ])(
     'keeps a client within 10% of a $rps rps sliding-window limit, with few 429s after the first',
     async ({ rps, requests, inFlight, latencyMs }) => {

@@ -16,6 +16,14 @@
  * relaxed limit is found again; a 429 after a probe returns to the pace that
  * held before it and makes probes rarer, since the limit is most likely where
  * it was. A 429 without a probe before it slows the pace down.
+ *
+ * A pace learned from fewer than MIN_EVIDENCE accepted requests is
+ * provisional: a stray 429 early in a run, when one or two requests have
+ * completed, looks just like a limit of one or two a second. A provisional pace
+ * doubles its speed every few successes until a 429 confirms a limit (then it
+ * goes back to the pace that held and is settled) or it is fast enough to drop
+ * pacing altogether. A stray 429 costs seconds, not the rest of the run; a
+ * real low limit costs one more 429.
  */
 export interface PacerOptions {
   now: () => number;
@@ -39,6 +47,12 @@ const SAFETY = 1.03;
 const BACKOFF_FACTOR = 1.2;
 const PROBE_FACTOR = 0.98;
 const MAX_PROBE_AFTER = 50_000;
+/** Accepted requests in the window below which a learned pace is provisional. */
+const MIN_EVIDENCE = 5;
+/** Successes after which a provisional pace is doubled. */
+const FAST_PROBE_AFTER = 5;
+/** A provisional interval shorter than this is dropped: the 429 it came from was a stray. */
+const UNPACED_BELOW_MS = 10;
 const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
 
 export class Pacer {
@@ -53,6 +67,8 @@ export class Pacer {
   /** The interval before the latest probe, while that probe is unconfirmed. */
   private beforeProbeMs: number | undefined;
   private throttleCount = 0;
+  /** Whether the pace came from too few accepted requests to trust (see MIN_EVIDENCE). */
+  private provisional = false;
   private readonly maxPauseMs: number;
 
   constructor(private readonly options: PacerOptions) {
@@ -87,11 +103,26 @@ export class Pacer {
     this.forgetBefore(now - WINDOW_MS);
     if (this.intervalMs === 0) return;
     this.successesSinceChange += 1;
-    if (this.successesSinceChange >= this.probeAfter) {
-      this.successesSinceChange = 0;
-      this.beforeProbeMs = this.intervalMs;
-      this.intervalMs *= PROBE_FACTOR;
+    if (this.successesSinceChange < (this.provisional ? FAST_PROBE_AFTER : this.probeAfter)) {
+      return;
     }
+    this.successesSinceChange = 0;
+    this.beforeProbeMs = this.intervalMs;
+    if (!this.provisional) {
+      this.intervalMs *= PROBE_FACTOR;
+      return;
+    }
+    this.intervalMs /= 2;
+    if (this.intervalMs < UNPACED_BELOW_MS) {
+      this.intervalMs = 0;
+      this.provisional = false;
+      this.beforeProbeMs = undefined;
+    }
+  }
+
+  /** Whether the current pace is still provisional (learned from too few requests). */
+  get isProvisional(): boolean {
+    return this.provisional;
   }
 
   /** Records a 429 and how long the server asked us to wait. */
@@ -108,12 +139,17 @@ export class Pacer {
     const learned = (WINDOW_MS / Math.max(1, accepted)) * SAFETY;
     if (this.intervalMs === 0) {
       this.intervalMs = learned;
-    } else if (this.beforeProbeMs !== undefined) {
-      // The probe went too far: back to the pace that held, and probe less often.
-      this.intervalMs = Math.max(learned, this.beforeProbeMs);
-      this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
+      this.provisional = accepted < MIN_EVIDENCE;
     } else {
-      this.intervalMs = Math.max(learned, this.intervalMs * BACKOFF_FACTOR);
+      if (this.beforeProbeMs !== undefined) {
+        // The probe went too far: back to the pace that held, and probe less often.
+        this.intervalMs = Math.max(learned, this.beforeProbeMs);
+        this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
+      } else {
+        this.intervalMs = Math.max(learned, this.intervalMs * BACKOFF_FACTOR);
+      }
+      // A 429 at a pace already in force confirms that there is a limit.
+      this.provisional = false;
     }
     this.beforeProbeMs = undefined;
     this.successesSinceChange = 0;
