@@ -4,7 +4,8 @@
  * figures as JSON to the file named by BENCH_PROBE_OUT:
  * - cpu time (user + system) and the kernel's peak resident set size, from
  *   process.resourceUsage(), which covers the whole life of the process;
- * - the highest V8 heap use, heap size and memory outside the heap (Buffers)
+ * - the highest V8 heap use, heap size and memory outside the heap (Buffers),
+ *   and the highest size and use of each V8 heap space,
  *   seen by a light sampler (every 100 ms);
  * - time from process start to exit.
  * Plain JavaScript so it loads before ts-node and costs nothing to compile.
@@ -12,6 +13,7 @@
 'use strict';
 
 const fs = require('fs');
+const v8 = require('v8');
 
 const out = process.env.BENCH_PROBE_OUT;
 if (out) {
@@ -21,14 +23,24 @@ if (out) {
   let peakHeapTotal = 0;
   let peakExternal = 0;
   let peakRssSampled = 0;
+  /** Highest MB committed (size) and used by each V8 heap space: where the heap peak was. */
+  const spacePeaks = {};
   const sample = () => {
     const memory = process.memoryUsage();
+    for (const space of v8.getHeapSpaceStatistics()) {
+      const peak = (spacePeaks[space.space_name] ??= { sizeMB: 0, usedMB: 0 });
+      peak.sizeMB = Math.max(peak.sizeMB, mb(space.space_size));
+      peak.usedMB = Math.max(peak.usedMB, mb(space.space_used_size));
+    }
     if (memory.heapUsed > peakHeapUsed) peakHeapUsed = memory.heapUsed;
     if (memory.heapTotal > peakHeapTotal) peakHeapTotal = memory.heapTotal;
     // Buffers and other memory outside the V8 heap (response bodies, file writes).
     if (memory.external > peakExternal) peakExternal = memory.external;
     if (memory.rss > peakRssSampled) peakRssSampled = memory.rss;
   };
+  function mb(bytes) {
+    return Math.round(bytes / 1e6);
+  }
   const timer = setInterval(sample, 100);
   timer.unref();
   process.on('exit', (code) => {
@@ -45,6 +57,7 @@ if (out) {
       peakHeapUsedBytes: peakHeapUsed,
       peakHeapTotalBytes: peakHeapTotal,
       peakExternalBytes: peakExternal,
+      heapSpacePeaks: spacePeaks,
     };
     try {
       fs.writeFileSync(out, JSON.stringify(figures));

@@ -28,6 +28,12 @@ const J1_CLI = path.join(
 
 const live = new Set<ChildProcess>();
 
+/** When set, measured processes write V8 CPU profiles (`--cpu-prof`) beside their logs. */
+let profiling = false;
+export function enableCpuProfiles(): void {
+  profiling = true;
+}
+
 function killAll(): void {
   for (const child of live) {
     if (child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
@@ -60,6 +66,8 @@ export interface ProbeFigures {
   peakHeapUsedBytes: number;
   peakHeapTotalBytes: number;
   peakExternalBytes: number;
+  /** Highest MB committed and used by each V8 heap space. */
+  heapSpacePeaks?: Record<string, { sizeMB: number; usedMB: number }>;
 }
 
 export interface Measured {
@@ -103,7 +111,10 @@ async function measure(
     log.once('error', reject);
   });
   const started = performance.now();
-  const child = spawn(process.execPath, ['-r', PROBE, ...args], {
+  const profileFlags = profiling
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cwd, 'cpu-prof')}`]
+    : [];
+  const child = spawn(process.execPath, [...profileFlags, '-r', PROBE, ...args], {
     cwd: options.cwd,
     env: { ...options.env, BENCH_PROBE_OUT: probeFile },
     stdio: ['ignore', log, log],

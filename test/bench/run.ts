@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 
 import { runScenario, ScenarioResult } from './pipeline';
-import { ROOT } from './processes';
+import { enableCpuProfiles, ROOT } from './processes';
 import {
   merge,
   renderChart,
@@ -34,6 +34,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --work-dir DIR       temporary project directories (default: the OS temp dir)
   --repeat N           run each scenario N times, keep the median run (default 1)
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
+  --cpu-prof           write V8 CPU profiles of the collector and the SDK floor; implies --keep
+                       and --no-doc (profiling slows both down)
   --help`;
 
 interface Args {
@@ -52,6 +54,7 @@ interface Args {
   workDir?: string;
   srcDir?: string;
   repeat: number;
+  cpuProf: boolean;
 }
 
 function fail(message: string): never {
@@ -74,6 +77,7 @@ export function parseArgs(argv: string[]): Args {
     doc: true,
     keep: false,
     repeat: 1,
+    cpuProf: false,
   };
   const number = (flag: string, value: string | undefined): number => {
     const parsed = Number(value);
@@ -137,6 +141,11 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--src':
         args.srcDir = argv[++i] ?? fail('--src needs a directory');
+        args.doc = false;
+        break;
+      case '--cpu-prof':
+        args.cpuProf = true;
+        args.keep = true;
         args.doc = false;
         break;
       case '--help':
@@ -210,6 +219,7 @@ function economyLine(label: string, result: ScenarioResult): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.cpuProf) enableCpuProfiles();
   const workDir = args.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'abm-bench-')));
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const update: StoredResults = { sizes: [] };
