@@ -269,11 +269,30 @@ describe('API endpoints', () => {
     );
     expect(ids).toEqual(sandbox.fleet.appleCareCoverage(index).map((r) => r.id));
     expect(total).toBe(ids.length);
+    const records = await apiGet(sandbox, token, `/v1/orgDevices/${serial}/appleCareCoverage`);
+    expect(records.json.data).toEqual(sandbox.fleet.appleCareCoverage(index));
+    // As in Apple's published examples, the records carry no links of their own.
+    for (const record of records.json.data) expect(record).not.toHaveProperty('links');
     const lock = await apiGet(sandbox, token, `/v1/orgDevices/${serial}/activationLockStatus`);
-    expect(lock.json.data).toEqual({
-      type: 'activationLockStatus',
-      id: serial,
-      attributes: sandbox.fleet.activationLockStatus(index),
+    const lockSelf = `${sandbox.apiBaseUrl}/v1/orgDevices/${serial}/activationLockStatus`;
+    expect(lock.json).toEqual({
+      data: {
+        type: 'activationLockStatus',
+        id: serial,
+        attributes: sandbox.fleet.activationLockStatus(index),
+      },
+      links: { self: lockSelf },
+    });
+    // A sparse fieldset keeps the item's type and id.
+    const sparseCare = await apiGet(
+      sandbox,
+      token,
+      `/v1/orgDevices/${serial}/appleCareCoverage?fields[appleCareCoverage]=status`,
+    );
+    expect(sparseCare.json.data[0]).toEqual({
+      type: 'appleCareCoverage',
+      id: ids[0],
+      attributes: { status: expect.any(String) },
     });
   });
 

@@ -152,8 +152,12 @@ export class AuthService {
     return { ...account };
   }
 
-  /** Handles the form body of a token request; throws OAuthError on any refusal. */
-  issueToken(params: URLSearchParams): AccessToken {
+  /**
+   * Handles the form body of a token request; throws OAuthError on any refusal. `admit` runs
+   * once the form is well formed and the client known, before the assertion is checked (so a
+   * refusal there does not spend the assertion's jti); it may throw to refuse the request.
+   */
+  issueToken(params: URLSearchParams, admit?: (clientId: string) => void): AccessToken {
     const allowed = [
       'grant_type',
       'client_id',
@@ -183,6 +187,7 @@ export class AuthService {
     const clientId = seen.get('client_id') as string;
     const entry = this.accounts.get(clientId);
     if (!entry) throw new OAuthError('invalid_client', 'unknown client_id');
+    admit?.(clientId);
     this.verifyAssertion(entry, seen.get('client_assertion') as string);
 
     const scope = seen.get('scope') as string;

@@ -1,8 +1,52 @@
-import { spawn } from 'child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
 import { join } from 'path';
-import { parseArgs } from './cli';
+import { parseArgs, UsageError } from './cli';
 import { getToken, apiGet } from './helpers';
-import type { Sandbox } from './index';
+import { isLoopbackHost, startSandbox, type Sandbox, type SandboxAccount } from './index';
+
+function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(
+    process.execPath,
+    [
+      require.resolve('ts-node/dist/bin.js'),
+      '--transpile-only',
+      join(__dirname, 'cli.ts'),
+      ...args,
+    ],
+    { stdio: 'pipe' },
+  );
+}
+
+/** Reads stdout until `done` says it is complete; rejects if the process exits first. */
+function readStdout(
+  child: ChildProcessWithoutNullStreams,
+  done: (stdout: string) => boolean,
+): Promise<string> {
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (done(stdout)) resolve(stdout);
+    });
+    child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
+  });
+}
+
+/** Parses `.env` text the way a dotenv loader would: KEY=value, quotes stripped, \n unescaped. */
+function parseEnv(lines: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of lines) {
+    const match = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (!match) continue;
+    let value = match[2];
+    if (value.startsWith('"') && value.endsWith('"'))
+      value = value.slice(1, -1).replace(/\\n/g, '\n');
+    env[match[1]] = value;
+  }
+  return env;
+}
 
 describe('sandbox CLI', () => {
   it('turns flags into options and faults', () => {
@@ -44,6 +88,99 @@ describe('sandbox CLI', () => {
         rateLimit: { rps: 5 },
       },
     });
+  });
+
+  it('refuses bad fault and quirk configs with a message that says where', () => {
+    const bad: [string[], RegExp][] = [
+      [['--faults', '{"rules":[{"kind":"hang","nth":0}]}'], /--faults.*rules\[0\]\.nth/],
+      [['--faults', '{"latency":{"jitterMs":5}}'], /latency\.ms is required/],
+      [['--faults', '{"rule":[]}'], /unknown key "rule"/],
+      [['--rps', '0'], /rateLimit\.rps/],
+      [['--latency', '-5'], /ms must be a number >= 0/],
+      [['--quirks', '{"emptyPageWithNxt":[2]}'], /--quirks.*unknown key "emptyPageWithNxt"/],
+      [['--quirks', '{"repeatCursorOnPage":"2"}'], /--quirks.*repeatCursorOnPage/],
+      [['--faults', 'not json'], /--faults needs JSON/],
+      [['--bogus'], /unknown option --bogus/],
+    ];
+    for (const [argv, message] of bad) {
+      expect(() => parseArgs(argv)).toThrow(UsageError);
+      expect(() => parseArgs(argv)).toThrow(message);
+    }
+  });
+
+  it('refuses a non-loopback --host unless --allow-remote is given', async () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'example.com']) {
+      expect(isLoopbackHost(host)).toBe(false);
+      expect(() => parseArgs(['--host', host])).toThrow(/--allow-remote/);
+      expect(parseArgs(['--host', host, '--allow-remote']).options).toEqual(
+        expect.objectContaining({ host, allowRemote: true }),
+      );
+    }
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) {
+      expect(isLoopbackHost(host)).toBe(true);
+      expect(parseArgs(['--host', host]).options.host).toBe(host);
+    }
+    // The programmatic API refuses too, before it listens anywhere.
+    await expect(startSandbox({ host: '0.0.0.0', devices: 5 })).rejects.toThrow(/allowRemote/);
+  });
+
+  it('exits 2 with the reason when started on a non-loopback host', async () => {
+    const child = spawnCli(['--host', '0.0.0.0']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/not a loopback address.*--allow-remote/);
+  });
+
+  it('prints .env lines by default that a collector can use, School credentials as comments', async () => {
+    const child = spawnCli(['--devices', '30', '--seed', '4']);
+    try {
+      const text = await readStdout(child, (out) => /^# PRIVATE_KEY=.*\n/m.test(out));
+      const lines = text.split('\n');
+      const env = parseEnv(lines);
+      expect(Object.keys(env).sort()).toEqual([
+        'API_BASE_URL',
+        'CLIENT_ID',
+        'KEY_ID',
+        'PRIVATE_KEY',
+        'TOKEN_URL',
+      ]);
+      expect(env.API_BASE_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(env.TOKEN_URL).toBe(`${env.API_BASE_URL}/auth/oauth2/token`);
+      expect(env.CLIENT_ID).toMatch(/^BUSINESSAPI\./);
+      expect(env.PRIVATE_KEY).toMatch(
+        /^-----BEGIN PRIVATE KEY-----\n[\s\S]+\n-----END PRIVATE KEY-----$/,
+      );
+      const school = parseEnv(
+        lines.filter((line) => line.startsWith('# ')).map((line) => line.slice(2)),
+      );
+      expect(school.CLIENT_ID).toMatch(/^SCHOOLAPI\./);
+      expect(school.PRIVATE_KEY).toContain('BEGIN EC PRIVATE KEY');
+
+      const remote = { apiBaseUrl: env.API_BASE_URL, tokenUrl: env.TOKEN_URL } as Sandbox;
+      const account = (
+        vars: Record<string, string>,
+        kind: 'business' | 'school',
+      ): SandboxAccount => ({
+        kind,
+        clientId: vars.CLIENT_ID,
+        keyId: vars.KEY_ID,
+        privateKey: vars.PRIVATE_KEY,
+        scope: kind === 'business' ? 'business.api' : 'school.api',
+      });
+      const token = await getToken(remote, account(env, 'business'));
+      expect((await apiGet(remote, token, '/v1/orgDevices?limit=3')).json.data).toHaveLength(3);
+      const schoolToken = await getToken(remote, account(school, 'school'));
+      expect((await apiGet(remote, schoolToken, '/v1/mdmServers')).status).toBe(200);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
   });
 
   it('prints one JSON line, serves, and prints stats on SIGTERM', async () => {

@@ -2,12 +2,19 @@
  * `npm run sandbox -- [options]`: a local ABM API on loopback until SIGINT/SIGTERM.
  * With --json, stdout gets exactly one JSON line so a parent process can read the endpoints.
  */
-import { startSandbox, type SandboxOptions } from './index';
-import type { DataQuirks, FaultConfig, LatencyRule } from './types';
+import {
+  isLoopbackHost,
+  startSandbox,
+  validateDataQuirks,
+  validateFaultConfig,
+  type SandboxOptions,
+} from './index';
+import type { FaultConfig, LatencyRule } from './types';
 
 const USAGE = `Usage: npm run sandbox -- [options]
   --port N            listen port (default 0: a free port)
-  --host H            listen address (default 127.0.0.1)
+  --host H            listen address (default 127.0.0.1); not loopback needs --allow-remote
+  --allow-remote      allow a non-loopback --host (the control endpoints are unauthenticated)
   --seed N            fleet and credential seed (default 1)
   --devices N         fleet size, 1..1000000 (default 2000)
   --servers N         MDM servers, 4..1000 (default 6)
@@ -18,22 +25,27 @@ const USAGE = `Usage: npm run sandbox -- [options]
   --faults JSON       a FaultConfig (merged under the flags above)
   --quirks JSON       DataQuirks
   --json              print one JSON line {apiBaseUrl, tokenUrl, credentials, schoolCredentials}
+                      (default: .env lines; the School account's as comments)
   --stats-on-exit     print the statistics as JSON on stderr when stopping
   --help`;
 
+/** A command line the sandbox cannot run with; main() prints it with the usage and exits 2. */
+export class UsageError extends Error {}
+
 function fail(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  process.exit(2);
+  throw new UsageError(message);
 }
 
 export function parseArgs(argv: string[]): {
   options: SandboxOptions;
   json: boolean;
   statsOnExit: boolean;
+  help: boolean;
 } {
   const options: SandboxOptions = {};
   let json = false;
   let statsOnExit = false;
+  let help = false;
   let faults: FaultConfig = {};
   let latency: number | undefined;
   let jitter: number | undefined;
@@ -64,6 +76,9 @@ export function parseArgs(argv: string[]): {
       case '--host':
         options.host = value() ?? fail('--host needs a value');
         break;
+      case '--allow-remote':
+        options.allowRemote = true;
+        break;
       case '--seed':
         options.seed = number(flag, value());
         break;
@@ -88,9 +103,16 @@ export function parseArgs(argv: string[]): {
       case '--faults':
         faults = parsed(flag, value()) as FaultConfig;
         break;
-      case '--quirks':
-        options.quirks = parsed(flag, value()) as DataQuirks;
+      case '--quirks': {
+        const quirks = parsed(flag, value());
+        try {
+          validateDataQuirks(quirks);
+        } catch (error) {
+          fail(`--quirks: ${(error as Error).message}`);
+        }
+        options.quirks = quirks;
         break;
+      }
       case '--json':
         json = true;
         break;
@@ -98,8 +120,7 @@ export function parseArgs(argv: string[]): {
         statsOnExit = true;
         break;
       case '--help':
-        console.log(USAGE);
-        process.exit(0);
+        help = true;
         break;
       default:
         fail(`unknown option ${arg}`);
@@ -110,8 +131,19 @@ export function parseArgs(argv: string[]): {
     faults = { ...faults, latency: [rule, ...([] as LatencyRule[]).concat(faults.latency ?? [])] };
   }
   if (rps !== undefined) faults = { ...faults, rateLimit: { ...faults.rateLimit, rps } };
+  try {
+    validateFaultConfig(faults);
+  } catch (error) {
+    fail(`--faults (with --latency, --jitter, --rps merged in): ${(error as Error).message}`);
+  }
   options.faults = faults;
-  return { options, json, statsOnExit };
+  if (options.host !== undefined && !isLoopbackHost(options.host) && !options.allowRemote) {
+    fail(
+      `--host ${options.host} is not a loopback address; the control endpoints are unauthenticated ` +
+        'and anyone who reaches the port can change faults: add --allow-remote to do it anyway',
+    );
+  }
+  return { options, json, statsOnExit, help };
 }
 
 /** One-line PEM with literal \n, the way keys usually travel in .env files. */
@@ -119,15 +151,37 @@ function envValue(pem: string): string {
   return `"${pem.trim().replace(/\n/g, '\\n')}"`;
 }
 
+function usageExit(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
 async function main(): Promise<void> {
-  const { options, json, statsOnExit } = parseArgs(process.argv.slice(2));
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) usageExit(error.message);
+    throw error;
+  }
+  const { options, json, statsOnExit, help } = args;
+  if (help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   let sandbox;
   try {
     sandbox = await startSandbox(options);
   } catch (error) {
-    fail(`cannot start the sandbox: ${(error as Error).message}`);
+    usageExit(`cannot start the sandbox: ${(error as Error).message}`);
   }
-  const { credentials } = sandbox;
+  if (options.allowRemote && !isLoopbackHost(options.host ?? '127.0.0.1')) {
+    console.error(
+      `warning: listening on ${sandbox.apiBaseUrl}; anyone who reaches it can use the control ` +
+        'endpoints, and the credentials printed here are valid there',
+    );
+  }
+  const { credentials, schoolCredentials } = sandbox;
   if (json) {
     process.stdout.write(
       `${JSON.stringify({
@@ -147,6 +201,10 @@ async function main(): Promise<void> {
         `PRIVATE_KEY=${envValue(credentials.privateKey)}`,
         `API_BASE_URL=${sandbox.apiBaseUrl}`,
         `TOKEN_URL=${sandbox.tokenUrl}`,
+        `# School account (scope ${schoolCredentials.scope}), same API_BASE_URL and TOKEN_URL:`,
+        `# CLIENT_ID=${schoolCredentials.clientId}`,
+        `# KEY_ID=${schoolCredentials.keyId}`,
+        `# PRIVATE_KEY=${envValue(schoolCredentials.privateKey)}`,
         '',
       ].join('\n'),
     );

@@ -1,6 +1,8 @@
-import { request } from 'http';
+import { request, type IncomingHttpHeaders } from 'http';
+import { performance } from 'perf_hooks';
+import { FaultEngine } from './faults';
 import { startSandbox, type FaultConfig, type Sandbox } from './index';
-import { apiGet, getToken } from './helpers';
+import { apiGet, assertionFor, getToken, postToken, tokenForm } from './helpers';
 
 /** One GET that reports transport failures instead of throwing. */
 async function attempt(
@@ -19,6 +21,54 @@ async function attempt(
   } catch (error) {
     return { failed: (error as Error).name };
   }
+}
+
+interface RawAnswer {
+  status?: number;
+  headers?: IncomingHttpHeaders;
+  /** Body bytes that arrived before the response ended or failed. */
+  body: Buffer;
+  /** Whether the response ended normally with its whole Content-Length. */
+  complete: boolean;
+  /** The error the response (or request, before any response) failed with. */
+  error?: string;
+  /** Order of what the client saw: 'response', 'data', 'end', 'error'. */
+  events: string[];
+}
+
+/** A GET over a fresh connection that records what arrived before the answer ended or broke. */
+function rawGet(sandbox: Sandbox, token: string, path: string): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const answer: RawAnswer = { body: Buffer.alloc(0), complete: false, events: [] };
+    const req = request(`${sandbox.apiBaseUrl}${path}`, {
+      agent: false,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    req.on('response', (res) => {
+      answer.events.push('response');
+      answer.status = res.statusCode;
+      answer.headers = res.headers;
+      res.on('data', (chunk: Buffer) => {
+        if (answer.events[answer.events.length - 1] !== 'data') answer.events.push('data');
+        answer.body = Buffer.concat([answer.body, chunk]);
+      });
+      res.on('end', () => {
+        answer.events.push('end');
+        answer.complete = res.complete;
+      });
+      res.on('error', (error) => {
+        answer.events.push('error');
+        answer.error = error.message;
+      });
+      res.on('close', () => resolve(answer));
+    });
+    req.on('error', (error) => {
+      answer.events.push('error');
+      answer.error = error.message;
+      resolve(answer);
+    });
+    req.end();
+  });
 }
 
 describe('faults', () => {
@@ -105,12 +155,49 @@ describe('faults', () => {
   });
 
   it('resets the connection in the middle of a response', async () => {
-    sandbox.setFaults({ rules: [{ kind: 'reset', nth: 1, endpoints: 'orgDevices.list' }] });
-    const broken = await attempt(sandbox, token, '/v1/orgDevices');
-    expect(broken.failed).toBeDefined();
-    expect((await attempt(sandbox, token, '/v1/orgDevices')).status).toBe(200);
+    const path = '/v1/orgDevices?limit=10';
+    const whole = await rawGet(sandbox, token, path);
+    expect(whole.complete).toBe(true);
+    sandbox.resetStats();
+    sandbox.setFaults({
+      rules: [{ kind: 'reset', nth: 1, endpoints: 'orgDevices.list', afterBytes: 100 }],
+    });
+    const broken = await rawGet(sandbox, token, path);
+    // Status and headers arrive, announcing the whole body...
+    expect(broken.status).toBe(200);
+    expect(broken.headers?.['content-type']).toBe('application/json');
+    expect(Number(broken.headers?.['content-length'])).toBe(whole.body.length);
+    // ...then exactly afterBytes of it, then the connection dies.
+    expect(broken.body).toEqual(whole.body.subarray(0, 100));
+    expect(broken.complete).toBe(false);
+    expect(broken.events).toEqual(['response', 'data', 'error']);
+    expect(broken.error).toMatch(/aborted|ECONNRESET|socket hang up/);
+    // The next request is whole again.
+    expect((await attempt(sandbox, token, path)).status).toBe(200);
     expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ reset: 1, '200': 1 });
     expect(sandbox.stats().pagesServed['orgDevices.list']).toEqual({ first: 1 });
+    expect(sandbox.stats().faultsInjected.reset).toBe(1);
+  });
+
+  it('resets after the headers alone with afterBytes 0, and after half the body by default', async () => {
+    const path = '/v1/mdmServers';
+    const whole = await rawGet(sandbox, token, path);
+    sandbox.setFaults({
+      rules: [
+        { kind: 'reset', nth: 1, afterBytes: 0 },
+        { kind: 'reset', nth: 2 },
+      ],
+    });
+    const headersOnly = await rawGet(sandbox, token, path);
+    expect(headersOnly.status).toBe(200);
+    expect(Number(headersOnly.headers?.['content-length'])).toBe(whole.body.length);
+    expect(headersOnly.body.length).toBe(0);
+    expect(headersOnly.complete).toBe(false);
+    expect(headersOnly.error).toBeDefined();
+    const half = await rawGet(sandbox, token, path);
+    expect(half.body).toEqual(whole.body.subarray(0, Math.floor(whole.body.length / 2)));
+    expect(half.complete).toBe(false);
+    expect(half.error).toBeDefined();
   });
 
   it('sends truncated JSON with consistent framing', async () => {
@@ -120,23 +207,101 @@ describe('faults', () => {
     expect(() => JSON.parse(cut.text as string)).toThrow();
     const whole = await attempt(sandbox, token, '/v1/orgDevices?limit=10');
     expect(whole.text?.startsWith(cut.text as string)).toBe(true);
+    expect(cut.text?.length).toBe(Math.floor((whole.text as string).length / 2));
     expect(sandbox.stats().faultsInjected.truncate).toBe(1);
   });
 
-  it('answers an HTML error page', async () => {
+  it('truncates to keepBytes, with a Content-Length of the cut body', async () => {
+    const path = '/v1/orgDevices?limit=10';
+    const whole = await rawGet(sandbox, token, path);
+    sandbox.resetStats();
+    sandbox.setFaults({ rules: [{ kind: 'truncate', nth: 1, keepBytes: 25 }] });
+    const cut = await rawGet(sandbox, token, path);
+    expect(cut.status).toBe(200);
+    expect(cut.headers?.['content-length']).toBe('25');
+    expect(cut.complete).toBe(true);
+    expect(cut.error).toBeUndefined();
+    expect(cut.body).toEqual(whole.body.subarray(0, 25));
+    expect(sandbox.stats().pagesServed['orgDevices.list']).toBeUndefined();
+  });
+
+  it('answers an HTML error page that names its status', async () => {
     sandbox.setFaults({
       rules: [
         { kind: 'html', nth: 1 },
         { kind: 'html', nth: 2, status: 200 },
+        { kind: 'html', nth: 3, status: 503 },
       ],
     });
     const gateway = await attempt(sandbox, token, '/v1/mdmServers');
     expect(gateway.status).toBe(502);
     expect(gateway.contentType).toMatch(/^text\/html/);
     expect(gateway.text).toContain('<html>');
+    expect(gateway.text).toContain('<title>502 Bad Gateway</title>');
     const okHtml = await attempt(sandbox, token, '/v1/mdmServers');
     expect(okHtml.status).toBe(200);
     expect(okHtml.contentType).toMatch(/^text\/html/);
+    expect(okHtml.text).not.toContain('Bad Gateway');
+    const unavailable = await attempt(sandbox, token, '/v1/mdmServers');
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.text).toContain('<title>503 Service Unavailable</title>');
+    expect(unavailable.text).not.toContain('Bad Gateway');
+  });
+
+  it.each([
+    [403, 'FORBIDDEN'],
+    [409, 'CONFLICT'],
+    [400, 'PARAMETER_ERROR.INVALID'],
+    [422, 'UNPROCESSABLE_ENTITY'],
+    [501, 'NOT_IMPLEMENTED'],
+  ])('answers any status with an Apple-style errors body (%i)', async (status, code) => {
+    sandbox.setFaults({ rules: [{ kind: 'status', status, nth: 1 }] });
+    const answer = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(answer.status).toBe(status);
+    expect(answer.json.errors[0]).toEqual({
+      id: expect.any(String),
+      status: String(status),
+      code,
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    expect(sandbox.stats().faultsInjected.status).toBe(1);
+  });
+
+  it('lets a status rule set code, title and detail, on the token endpoint too', async () => {
+    sandbox.setFaults({
+      rules: [
+        {
+          kind: 'status',
+          status: 403,
+          code: 'FORBIDDEN.ACCOUNT_DISABLED',
+          title: 'Forbidden',
+          detail: 'The API account is disabled',
+          endpoints: 'token',
+        },
+      ],
+    });
+    const { status, body } = await postToken(
+      sandbox,
+      tokenForm(
+        sandbox.credentials,
+        await assertionFor(sandbox.credentials, Math.floor(clock / 1000)),
+      ),
+    );
+    expect(status).toBe(403);
+    expect(body).toEqual({
+      errors: [
+        {
+          id: expect.any(String),
+          status: '403',
+          code: 'FORBIDDEN.ACCOUNT_DISABLED',
+          title: 'Forbidden',
+          detail: 'The API account is disabled',
+        },
+      ],
+    });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
   });
 
   it('hangs until the client gives up, and stop() still cleans up', async () => {
@@ -165,6 +330,31 @@ describe('faults', () => {
       await new Promise((r) => setImmediate(r));
     await local.stop();
     expect(await orphan).toMatch(/socket hang up|ECONNRESET/);
+  });
+
+  it("counts a token's uses from when it was issued, not from when the config was set", async () => {
+    for (let i = 0; i < 2; i++) {
+      expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    }
+    sandbox.setFaults({ revokeTokenAfterRequests: 3 });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(401);
+  });
+
+  it('counts a token as issued even when a fault then cuts its answer', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'truncate', endpoints: 'token', nth: 1 }] });
+    const account = sandbox.credentials;
+    const cut = await fetch(sandbox.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(
+        tokenForm(account, await assertionFor(account, Math.floor(clock / 1000))),
+      ).toString(),
+    });
+    expect(cut.status).toBe(200);
+    await expect(cut.json()).rejects.toThrow();
+    expect(sandbox.stats().tokensIssued).toBe(1);
+    expect(sandbox.stats().byEndpoint.token).toEqual({ '200': 1 });
   });
 
   it('revokes a token after N API requests', async () => {
@@ -219,11 +409,69 @@ describe('faults', () => {
     expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
   });
 
-  it('adds latency and counts it', async () => {
-    sandbox.setFaults({ latency: [{ ms: 5, jitterMs: 5, endpoints: 'mdmServers.list' }] });
-    await apiGet(sandbox, token, '/v1/mdmServers');
+  it('adds latency: at least ms, and counts it only where it applies', async () => {
+    const config: FaultConfig = {
+      seed: 7,
+      latency: [{ ms: 60, jitterMs: 40, endpoints: 'mdmServers.list' }],
+    };
+    // The jitter comes from the seeded PRNG, so a twin engine knows this request's exact delay.
+    const expected = new FaultEngine(config, () => clock).delayFor('mdmServers.list');
+    expect(expected).toBeGreaterThanOrEqual(60);
+    expect(expected).toBeLessThan(100);
+    sandbox.setFaults(config);
+    const started = performance.now();
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    const elapsed = performance.now() - started;
+    // libuv schedules timers on a millisecond clock, so allow the sub-millisecond rounding.
+    expect(elapsed).toBeGreaterThanOrEqual(expected - 1);
     await apiGet(sandbox, token, '/v1/orgDevices?limit=1');
     expect(sandbox.stats().faultsInjected.latency).toBe(1);
+  });
+
+  it('sums the latency rules in scope', async () => {
+    sandbox.setFaults({
+      latency: [
+        { ms: 30, endpoints: 'api' },
+        { ms: 40, endpoints: ['orgDevices.list'] },
+        { ms: 500, endpoints: 'token' },
+      ],
+    });
+    const started = performance.now();
+    await apiGet(sandbox, token, '/v1/orgDevices?limit=1');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(70 - 1);
+    expect(sandbox.stats().faultsInjected.latency).toBe(1);
+  });
+
+  it('draws jitter uniformly in [0, jitterMs), the same for the same seed', () => {
+    const draws = (seed: number): number[] => {
+      const engine = new FaultEngine(
+        {
+          seed,
+          latency: [
+            { ms: 5, jitterMs: 5 },
+            { ms: 1, endpoints: 'token' },
+          ],
+        },
+        () => clock,
+      );
+      return Array.from({ length: 2000 }, () => engine.delayFor('orgDevices.list'));
+    };
+    const first = draws(3);
+    for (const delay of first) {
+      expect(delay).toBeGreaterThanOrEqual(5);
+      expect(delay).toBeLessThan(10);
+    }
+    // Spread over the whole interval, not stuck at one value.
+    expect(Math.min(...first)).toBeLessThan(5.1);
+    expect(Math.max(...first)).toBeGreaterThan(9.9);
+    const mean = first.reduce((a, b) => a + b, 0) / first.length;
+    expect(Math.abs(mean - 7.5)).toBeLessThan(0.2);
+    expect(draws(3)).toEqual(first);
+    expect(draws(4)).not.toEqual(first);
+    // Without jitter the delay is exactly ms; the token-only rule stays out of API requests.
+    const fixed = new FaultEngine({ latency: { ms: 12 } }, () => clock);
+    expect(fixed.delayFor('mdmServers.get')).toBe(12);
+    expect(fixed.delayFor('token')).toBe(12);
   });
 
   it('refuses a fault config with typos', () => {
@@ -236,6 +484,188 @@ describe('faults', () => {
       } as unknown as FaultConfig),
     ).toThrow(/endpoint/);
     expect(() => sandbox.setFaults({ rateLimit: { rps: 0 } })).toThrow(/rps/);
+  });
+
+  it.each([
+    ['a top-level typo', { rule: [] }, /FaultConfig has an unknown key "rule"/],
+    ['a config that is not an object', [], /FaultConfig must be an object/],
+    ['rules that are not a list', { rules: { kind: 'hang' } }, /rules must be a list/],
+    [
+      'a rule key typo',
+      { rules: [{ kind: 'hang', endpoint: 'api' }] },
+      /rules\[0\] has an unknown key "endpoint"/,
+    ],
+    [
+      'a key of another kind',
+      { rules: [{ kind: 'hang', status: 500 }] },
+      /rules\[0\] has an unknown key "status"/,
+    ],
+    ['a rule that is not an object', { rules: ['hang'] }, /rules\[0\] must be an object/],
+    ['nth 0', { rules: [{ kind: 'hang', nth: 0 }] }, /rules\[0\]\.nth must be an integer >= 1/],
+    ['nth 1.5', { rules: [{ kind: 'hang', nth: 1.5 }] }, /nth must be an integer/],
+    ['nth as a string', { rules: [{ kind: 'hang', nth: '2' }] }, /nth must be an integer/],
+    ['an empty nth list', { rules: [{ kind: 'hang', nth: [] }] }, /nth is an empty list/],
+    [
+      'a bad nth in a list',
+      { rules: [{ kind: 'hang', nth: [2, -1] }] },
+      /nth\[1\] must be an integer/,
+    ],
+    ['every 0', { rules: [{ kind: 'hang', every: 0 }] }, /every must be an integer >= 1/],
+    ['every 2.5', { rules: [{ kind: 'hang', every: 2.5 }] }, /every must be an integer/],
+    ['times 0', { rules: [{ kind: 'hang', times: 0 }] }, /times must be an integer >= 1/],
+    ['rate above 1', { rules: [{ kind: 'hang', rate: 1.5 }] }, /rate must be a number from 0 to 1/],
+    [
+      'an empty endpoint list',
+      { rules: [{ kind: 'hang', endpoints: [] }] },
+      /endpoints is an empty list/,
+    ],
+    [
+      'a serverError status of 404',
+      { rules: [{ kind: 'serverError', status: 404 }] },
+      /status must be an integer from 500 to 599/,
+    ],
+    [
+      'a serverError status of 600',
+      { rules: [{ kind: 'serverError', status: 600 }] },
+      /status must be an integer from 500 to 599/,
+    ],
+    [
+      'an html status of 100',
+      { rules: [{ kind: 'html', status: 100 }] },
+      /status must be an integer from 200 to 599/,
+    ],
+    [
+      'an html status as a string',
+      { rules: [{ kind: 'html', status: '503' }] },
+      /status must be an integer/,
+    ],
+    [
+      'a status rule without status',
+      { rules: [{ kind: 'status' }] },
+      /rules\[0\]\.status is required/,
+    ],
+    [
+      'a status rule with 302',
+      { rules: [{ kind: 'status', status: 302 }] },
+      /status must be an integer from 400 to 599/,
+    ],
+    [
+      'a status rule with an empty code',
+      { rules: [{ kind: 'status', status: 403, code: '' }] },
+      /code must be a non-empty string/,
+    ],
+    [
+      'a bad retryAfterFormat',
+      { rules: [{ kind: 'tooManyRequests', retryAfterFormat: 'date' }] },
+      /retryAfterFormat must be one of/,
+    ],
+    [
+      'a fractional retryAfterSeconds',
+      { rules: [{ kind: 'tooManyRequests', retryAfterSeconds: 1.5 }] },
+      /retryAfterSeconds must be an integer/,
+    ],
+    [
+      'a negative afterBytes',
+      { rules: [{ kind: 'reset', afterBytes: -1 }] },
+      /afterBytes must be an integer >= 0/,
+    ],
+    [
+      'keepBytes as a word',
+      { rules: [{ kind: 'truncate', keepBytes: 'half' }] },
+      /keepBytes must be an integer/,
+    ],
+    ['a latency rule without ms', { latency: { jitterMs: 5 } }, /latency\.ms is required/],
+    [
+      'a latency list entry without ms',
+      { latency: [{ ms: 1 }, { endpoints: 'api' }] },
+      /latency\[1\]\.ms is required/,
+    ],
+    [
+      'a latency key typo',
+      { latency: { ms: 5, jitter: 5 } },
+      /latency has an unknown key "jitter"/,
+    ],
+    ['negative latency', { latency: { ms: -5 } }, /latency\.ms must be a number >= 0/],
+    [
+      'a rateLimit key typo',
+      { rateLimit: { rps: 5, burst: 2 } },
+      /rateLimit has an unknown key "burst"/,
+    ],
+    [
+      'a rateLimit format typo',
+      { rateLimit: { rps: 5, retryAfterFormat: 'none' } },
+      /rateLimit\.retryAfterFormat/,
+    ],
+    [
+      'maxConcurrent without limit',
+      { maxConcurrent: { max: 2 } },
+      /maxConcurrent has an unknown key "max"/,
+    ],
+    [
+      'maxConcurrent limit 0',
+      { maxConcurrent: { limit: 0 } },
+      /maxConcurrent\.limit must be an integer >= 1/,
+    ],
+    [
+      'a maxConcurrent action typo',
+      { maxConcurrent: { limit: 2, action: 'drop' } },
+      /maxConcurrent\.action must be one of/,
+    ],
+    [
+      'a zero token interval',
+      { tokenThrottle: { minIntervalSeconds: 0 } },
+      /tokenThrottle\.minIntervalSeconds/,
+    ],
+    [
+      'a token throttle status of 503',
+      { tokenThrottle: { minIntervalSeconds: 5, status: 503 } },
+      /tokenThrottle\.status must be one of 429, 400/,
+    ],
+    ['a fractional seed', { seed: 1.5 }, /seed must be an integer/],
+    [
+      'a negative revocation count',
+      { revokeTokenAfterRequests: -1 },
+      /revokeTokenAfterRequests must be an integer >= 0/,
+    ],
+  ])('refuses %s, saying where', (_label, config, message) => {
+    expect(() => sandbox.setFaults(config as unknown as FaultConfig)).toThrow(message);
+  });
+
+  it('keeps the previous config when a new one is refused, and accepts every option together', async () => {
+    sandbox.setFaults({
+      rules: [{ kind: 'serverError', status: 503, endpoints: 'mdmServers.list' }],
+    });
+    expect(() => sandbox.setFaults({ rules: [{ kind: 'hang', nth: 0 }] })).toThrow();
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(503);
+    const everything: FaultConfig = {
+      seed: 3,
+      latency: [{ ms: 0, jitterMs: 0, endpoints: ['orgDevices.get'] }],
+      rateLimit: { rps: 1000, endpoints: 'api', retryAfterFormat: 'http-date' },
+      rules: [
+        { kind: 'tooManyRequests', nth: [1000], retryAfterSeconds: 0, retryAfterFormat: 'none' },
+        { kind: 'serverError', status: 599, every: 1000, times: 1 },
+        { kind: 'reset', rate: 0, afterBytes: 0 },
+        { kind: 'truncate', rate: 0, keepBytes: 0 },
+        { kind: 'html', rate: 0, status: 200 },
+        { kind: 'hang', rate: 0, endpoints: 'all' },
+        { kind: 'status', status: 409, code: 'CONFLICT', title: 't', detail: 'd', rate: 0 },
+      ],
+      revokeTokenAfterRequests: 0,
+      maxConcurrent: { limit: 100, action: '503' },
+      tokenThrottle: { minIntervalSeconds: 0.5, status: 400 },
+    };
+    expect(() => sandbox.setFaults(everything)).not.toThrow();
+  });
+
+  it('refuses a bad config over the control endpoint with a 400 that says why', async () => {
+    const response = await fetch(`${sandbox.apiBaseUrl}/__sandbox/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ rules: [{ kind: 'serverError', nht: 1 }] }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: { detail: string }[] };
+    expect(body.errors[0].detail).toMatch(/unknown key "nht"/);
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
   });
 
   it('accepts faults from another process over the control endpoint', async () => {

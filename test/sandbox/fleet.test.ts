@@ -94,6 +94,32 @@ describe('fleet', () => {
     expect(new Set(locks)).toEqual(new Set(['MDM', 'USER', 'NONE']));
   });
 
+  it("lists each server's devices in ascending index order, exactly those assigned to it", () => {
+    // Brute force over the fleet as the oracle for the per-server index.
+    const expected = new Map<string, number[]>(fleet.servers.map((server) => [server.id, []]));
+    for (let index = 0; index < fleet.deviceCount; index++) {
+      const serverId = fleet.serverIdOfDevice(index);
+      if (serverId !== null) expected.get(serverId)?.push(index);
+    }
+    for (const server of fleet.servers) {
+      const listed = [...fleet.serverDeviceIndices(server.id)];
+      expect(listed).toEqual(expected.get(server.id));
+      expect(listed.length).toBe(server.attributes.deviceCount);
+    }
+    expect([...fleet.serverDeviceIndices('0123456789ABCDEF0123456789ABCDEF')]).toEqual([]);
+    // Another fleet of the same seed and size, asked in another order, agrees.
+    const twin = new GeneratedFleet({ seed: 3, devices: 3000, servers: 6, baseUrl: BASE });
+    for (const server of [...twin.servers].reverse()) {
+      expect([...twin.serverDeviceIndices(server.id)]).toEqual(expected.get(server.id));
+    }
+  });
+
+  it('gives deterministic extra attributes', () => {
+    const again = new GeneratedFleet({ seed: 3, devices: 3000, servers: 6, baseUrl: BASE });
+    expect(again.extraDeviceAttributes(42)).toEqual(fleet.extraDeviceAttributes(42));
+    expect(again.extraServerAttributes(1)).toEqual(fleet.extraServerAttributes(1));
+  });
+
   it('clamps the server count so every type and status fits, and spreads devices evenly', () => {
     expect(
       new GeneratedFleet({ seed: 1, devices: 10, servers: 1, baseUrl: BASE }).servers,

@@ -42,6 +42,7 @@ enum Salt {
   Feistel,
   PartNumber,
   Sources,
+  Extra,
 }
 
 interface Model {
@@ -411,6 +412,12 @@ export class GeneratedFleet implements Fleet {
   private readonly eligibleSlots: number[];
   private readonly serverCounts: number[];
   private readonly purchaseSources: { apple: string[]; reseller: string[] };
+  /**
+   * Device indices grouped by server slot (CSR layout): slot s holds
+   * `members[offsets[s]] .. members[offsets[s + 1] - 1]`, ascending. Built on first use, so a
+   * fleet nobody asks for per-server lists pays nothing; about 3.3 MB at 1,000,000 devices.
+   */
+  private serverIndex?: { offsets: Uint32Array; members: Uint32Array };
 
   constructor(options: FleetOptions) {
     this.seed = options.seed;
@@ -496,13 +503,28 @@ export class GeneratedFleet implements Fleet {
   *serverDeviceIndices(serverId: string): Iterable<number> {
     const slot = this.slotById.get(serverId);
     if (slot === undefined) return;
-    let remaining = this.serverCounts[slot];
-    for (let index = 0; index < this.deviceCount && remaining > 0; index++) {
-      if (this.serverSlotOfDevice(index) === slot) {
-        remaining--;
-        yield index;
+    yield* this.serverMembers(slot);
+  }
+
+  /**
+   * Indices of the devices assigned to the server slot, ascending. The first call builds the
+   * index for every server in one pass over the fleet; later calls are a subarray view.
+   */
+  serverMembers(slot: number): Uint32Array {
+    if (!this.serverIndex) {
+      const slots = this.serverCounts.length;
+      const offsets = new Uint32Array(slots + 1);
+      for (let s = 0; s < slots; s++) offsets[s + 1] = offsets[s] + this.serverCounts[s];
+      const members = new Uint32Array(offsets[slots]);
+      const fill = offsets.slice(0, slots);
+      for (let index = 0; index < this.deviceCount; index++) {
+        const s = this.serverSlotOfDevice(index);
+        if (s !== null) members[fill[s]++] = index;
       }
+      this.serverIndex = { offsets, members };
     }
+    const { offsets, members } = this.serverIndex;
+    return members.subarray(offsets[slot], offsets[slot + 1]);
   }
 
   private modelOf(index: number): Model {
@@ -768,6 +790,33 @@ export class GeneratedFleet implements Fleet {
     return {
       isLocked: true,
       lockType: this.serverSlotOfDevice(index) !== null && rng.chance(0.7) ? 'MDM' : 'USER',
+    };
+  }
+
+  /**
+   * Attributes the reference does not document (the `extraAttributes` quirk), of several JSON
+   * types, so collectors prove they ignore what they do not know.
+   */
+  extraDeviceAttributes(index: number): Record<string, unknown> {
+    this.checkIndex(index);
+    const rng = new Rng(this.seed, index, Salt.Extra);
+    return {
+      assetTag: rng.chance(0.6) ? `AT-${rng.digits(6)}` : null,
+      supportsSatellite: rng.chance(0.3),
+      deviceLocation: rng.chance(0.5)
+        ? { building: `B${1 + rng.int(9)}`, floor: rng.int(12) }
+        : null,
+      capabilities: rng.chance(0.5) ? ['ESIM', 'MANAGED_APPLE_ID'] : [],
+    };
+  }
+
+  extraServerAttributes(slot: number): Record<string, unknown> {
+    const rng = new Rng(this.seed, slot + 20_000, Salt.Extra);
+    return {
+      mdmVendorName: serverPlan(slot).name,
+      tokenExpirationDateTime: iso(FLEET_REFERENCE_TIME + (30 + rng.int(300)) * DAY, true),
+      supportedCapabilities: ['DEVICE_ASSIGNMENT', 'MIGRATION'],
+      pendingDeviceCount: rng.int(50),
     };
   }
 

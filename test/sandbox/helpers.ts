@@ -36,6 +36,39 @@ export async function assertionFor(
     .sign(overrides.key ?? createPrivateKey(account.privateKey));
 }
 
+/** The claims a valid assertion carries, for tests that remove or bend one of them. */
+export function assertionClaims(
+  account: SandboxAccount,
+  nowSeconds: number,
+): Record<string, unknown> {
+  return {
+    iss: account.clientId,
+    sub: account.clientId,
+    aud: APPLE_TOKEN_AUDIENCE,
+    iat: nowSeconds,
+    exp: nowSeconds + 300,
+    jti: randomUUID(),
+  };
+}
+
+/**
+ * A compact JWS with exactly this header and these claims, signed ES256 (raw R||S) with the
+ * account's key whatever `alg` says, so only the claim or header under test is wrong.
+ */
+export function signAssertion(
+  account: SandboxAccount,
+  header: Record<string, unknown>,
+  claims: Record<string, unknown>,
+): string {
+  const enc = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const input = `${enc(header)}.${enc(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), {
+    key: createPrivateKey(account.privateKey),
+    dsaEncoding: 'ieee-p1363',
+  });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
 /** The same claims signed with a DER-encoded ECDSA signature, which JOSE forbids. */
 export function derAssertionFor(account: SandboxAccount, nowSeconds: number): string {
   const enc = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'net';
 import type { KeyObject } from 'crypto';
 import { AuthService, type AccountKind, type SandboxAccount } from './auth';
 import { CursorCodec } from './cursor';
-import { FaultEngine, validateFaultConfig } from './faults';
+import { FaultEngine, validateDataQuirks, validateFaultConfig } from './faults';
 import { clampDevices, clampServers, GeneratedFleet } from './fleet';
 import { apiError, faultReply, route, SandboxHandler, sendReply, type Reply } from './server';
 import { StatsRecorder } from './stats';
@@ -12,9 +12,16 @@ import type { DataQuirks, FaultConfig, Fleet, SandboxStats } from './types';
 export * from './types';
 export type { SandboxAccount, AccountKind } from './auth';
 export { APPLE_TOKEN_AUDIENCE, CLIENT_ASSERTION_TYPE } from './auth';
+export { validateDataQuirks, validateFaultConfig } from './faults';
 
 export interface SandboxOptions {
+  /** Listen address, default 127.0.0.1. Anything but loopback needs `allowRemote`. */
   host?: string;
+  /**
+   * Allow a non-loopback `host`. The control endpoints are unauthenticated and anyone who can
+   * reach the port can change faults or read statistics, so this is off by default.
+   */
+  allowRemote?: boolean;
   port?: number;
   seed?: number;
   /** 1..1_000_000, default 2000. */
@@ -46,6 +53,18 @@ export interface Sandbox {
 const CONTROL_PREFIX = '/__sandbox/';
 const MAX_FORM_BYTES = 64 * 1024;
 
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return (
+    bare === 'localhost' ||
+    /^127(\.\d{1,3}){3}$/.test(bare) ||
+    bare === '::1' ||
+    /^(0{1,4}:){7}0{0,3}1$/.test(bare) ||
+    /^::ffff:127(\.\d{1,3}){3}$/.test(bare)
+  );
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -61,8 +80,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<string | undefin
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host) && options.allowRemote !== true) {
+    throw new Error(
+      `refusing to listen on ${host}, which is not a loopback address: the control endpoints are ` +
+        'unauthenticated; pass allowRemote (CLI: --allow-remote) to do it anyway',
+    );
+  }
   const seed = options.seed ?? 1;
   const now = options.now ?? Date.now;
+  validateDataQuirks(options.quirks ?? {});
   const quirks: DataQuirks = { ...options.quirks };
   const stats = new StatsRecorder();
   const auth = new AuthService(seed, now, options.tokenTtlSeconds ?? 3600);
@@ -228,14 +254,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
     }
 
-    let reply: Reply;
-    if (body === undefined) {
-      reply = apiError(400, 'The request body is too large');
-    } else if (endpoint === 'token') {
-      reply = handler.token(req.method ?? 'GET', req.headers['content-type'], body);
-    } else {
-      reply = handler.api(req, url, where);
-    }
+    const reply: Reply =
+      endpoint === 'token'
+        ? handler.token(req.method ?? 'GET', req.headers['content-type'], body)
+        : handler.api(req, url, where);
 
     if (rule?.kind === 'truncate' || rule?.kind === 'reset') {
       const full = Buffer.from(reply.body);

@@ -1,6 +1,49 @@
 import { startSandbox, type DataQuirks, type Sandbox } from './index';
 import { apiGet, getToken, walk } from './helpers';
 
+const NEWER_SERVER_ATTRIBUTES = [
+  'status',
+  'defaultProductFamilies',
+  'deviceCount',
+  'enableMdmDisownFlag',
+  'lastConnectedDateTime',
+  'lastConnectedIp',
+];
+const DOCUMENTED_DEVICE_ATTRIBUTES = [
+  'serialNumber',
+  'addedToOrgDateTime',
+  'releasedFromOrgDateTime',
+  'updatedDateTime',
+  'deviceModel',
+  'productFamily',
+  'productType',
+  'deviceCapacity',
+  'partNumber',
+  'orderNumber',
+  'orderDateTime',
+  'color',
+  'status',
+  'imei',
+  'meid',
+  'eid',
+  'wifiMacAddress',
+  'bluetoothMacAddress',
+  'ethernetMacAddress',
+  'purchaseSourceType',
+  'purchaseSourceId',
+  'purchaseSourceUid',
+  'isMdmMigrationCapable',
+  'mdmMigrationStatus',
+  'mdmMigrationDeadlineDateTime',
+];
+const DOCUMENTED_SERVER_ATTRIBUTES = [
+  'serverName',
+  'serverType',
+  'createdDateTime',
+  'updatedDateTime',
+  ...NEWER_SERVER_ATTRIBUTES,
+];
+
 const FIELDS = { 'fields[orgDevices]': 'serialNumber' };
 
 async function withQuirks(
@@ -121,4 +164,206 @@ describe('data quirks', () => {
       expect(deleted.length).toBeGreaterThanOrEqual(1);
       expect(deleted[0].attributes.deviceCount).toBe(0);
     }));
+
+  it('without quirks lists carry total and nextCursor, and only documented attributes', () =>
+    withQuirks({}, async (sandbox, token) => {
+      const page = await apiGet(sandbox, token, '/v1/orgDevices?limit=10');
+      expect(page.json.meta.paging).toEqual({
+        limit: 10,
+        nextCursor: expect.any(String),
+        total: sandbox.fleet.unreleasedCount,
+      });
+      for (const device of page.json.data) {
+        for (const name of Object.keys(device.attributes)) {
+          expect(DOCUMENTED_DEVICE_ATTRIBUTES).toContain(name);
+        }
+      }
+      const servers = await apiGet(sandbox, token, '/v1/mdmServers');
+      for (const server of servers.json.data) {
+        expect(Object.keys(server.attributes).sort()).toEqual(
+          [...DOCUMENTED_SERVER_ATTRIBUTES].sort(),
+        );
+      }
+    }));
+
+  it('omitPagingTotal: no list carries meta.paging.total, and walks still end', () =>
+    withQuirks({ omitPagingTotal: true }, async (sandbox, token) => {
+      const paths = [
+        '/v1/orgDevices?limit=10',
+        '/v1/mdmServers?limit=2',
+        `/v1/mdmServers/${sandbox.fleet.servers[0].id}/relationships/devices?limit=5`,
+      ];
+      for (const path of paths) {
+        const page = await apiGet(sandbox, token, path);
+        expect(page.status).toBe(200);
+        expect(page.json.meta.paging).toEqual({
+          limit: expect.any(Number),
+          nextCursor: expect.any(String),
+        });
+      }
+      const { ids, total } = await walk(sandbox, token, '/v1/orgDevices', {
+        limit: '20',
+        ...FIELDS,
+      });
+      expect(ids).toEqual(allSerials(sandbox));
+      expect(total).toBeUndefined();
+    }));
+
+  it('cursorOnlyInLinksNext: the cursor is only in links.next, on a wrong host', () =>
+    withQuirks({ cursorOnlyInLinksNext: true }, async (sandbox, token) => {
+      const ids: string[] = [];
+      let path: string | undefined = '/v1/orgDevices?limit=20&fields[orgDevices]=serialNumber';
+      let pages = 0;
+      while (path) {
+        const page = await apiGet(sandbox, token, path);
+        expect(page.status).toBe(200);
+        ids.push(...page.json.data.map((d: { id: string }) => d.id));
+        expect(page.json.meta.paging).not.toHaveProperty('nextCursor');
+        expect(page.json.meta.paging.total).toBe(95);
+        expect(page.json.links.self.startsWith(sandbox.apiBaseUrl)).toBe(true);
+        const next: string | undefined = page.json.links.next;
+        pages++;
+        if (!next) break;
+        const url = new URL(next);
+        expect(url.origin).toBe('https://api-business.apple');
+        expect(url.pathname).toBe('/v1/orgDevices');
+        expect([...url.searchParams.keys()]).toEqual(['cursor']);
+        // Build the next URL ourselves, on the real host, with our own limit and fields.
+        path = `/v1/orgDevices?limit=20&fields[orgDevices]=serialNumber&cursor=${url.searchParams.get('cursor')}`;
+      }
+      expect(pages).toBe(5);
+      expect(ids).toEqual(allSerials(sandbox));
+      const school = await getToken(sandbox, sandbox.schoolCredentials);
+      const schoolPage = await apiGet(sandbox, school, '/v1/mdmServers?limit=1');
+      expect(new URL(schoolPage.json.links.next).origin).toBe('https://api-school.apple');
+    }));
+
+  it('legacyServerAttributes: servers without the newer attributes, no Activation Lock endpoint', () =>
+    withQuirks({ legacyServerAttributes: true }, async (sandbox, token) => {
+      const full = sandbox.fleet.servers[0];
+      const list = await apiGet(sandbox, token, '/v1/mdmServers');
+      const single = await apiGet(sandbox, token, `/v1/mdmServers/${full.id}`);
+      const assignedIndex = [...Array(sandbox.fleet.deviceCount).keys()].find(
+        (i) => sandbox.fleet.serverIdOfDevice(i) !== null,
+      ) as number;
+      const serial = sandbox.fleet.device(assignedIndex).id;
+      const viaDevice = await apiGet(sandbox, token, `/v1/orgDevices/${serial}/assignedServer`);
+      for (const server of [...list.json.data, single.json.data, viaDevice.json.data]) {
+        expect(Object.keys(server.attributes).sort()).toEqual([
+          'createdDateTime',
+          'serverName',
+          'serverType',
+          'updatedDateTime',
+        ]);
+      }
+      expect(single.json.data.attributes.serverName).toBe(full.attributes.serverName);
+      // A fieldset naming a newer attribute is accepted and simply gets nothing for it.
+      const sparse = await apiGet(
+        sandbox,
+        token,
+        '/v1/mdmServers?fields[mdmServers]=serverName,deviceCount',
+      );
+      expect(sparse.status).toBe(200);
+      expect(Object.keys(sparse.json.data[0].attributes)).toEqual(['serverName']);
+      // The per-server lists still work.
+      const ids = await walk(sandbox, token, `/v1/mdmServers/${full.id}/relationships/devices`);
+      expect(ids.ids.length).toBe(full.attributes.deviceCount);
+
+      const lock = await apiGet(sandbox, token, `/v1/orgDevices/${serial}/activationLockStatus`);
+      expect(lock.status).toBe(404);
+      expect(lock.json.errors[0]).toEqual(
+        expect.objectContaining({ status: '404', code: 'NOT_FOUND' }),
+      );
+      const device = await apiGet(sandbox, token, `/v1/orgDevices/${serial}`);
+      expect(Object.keys(device.json.data.relationships).sort()).toEqual([
+        'appleCareCoverage',
+        'assignedServer',
+      ]);
+      expect(sandbox.stats().byEndpoint['orgDevices.activationLockStatus']).toEqual({ '404': 1 });
+    }));
+
+  it('extraAttributes: devices and servers carry unknown attributes, fieldset or not', () =>
+    withQuirks({ extraAttributes: true }, async (sandbox, token) => {
+      const extraDevice = ['assetTag', 'supportsSatellite', 'deviceLocation', 'capabilities'];
+      const extraServer = [
+        'mdmVendorName',
+        'tokenExpirationDateTime',
+        'supportedCapabilities',
+        'pendingDeviceCount',
+      ];
+      const plain = await apiGet(sandbox, token, '/v1/orgDevices?limit=5');
+      const sparse = await apiGet(
+        sandbox,
+        token,
+        '/v1/orgDevices?limit=5&fields[orgDevices]=serialNumber',
+      );
+      const single = await apiGet(sandbox, token, `/v1/orgDevices/${sandbox.fleet.device(0).id}`);
+      for (const device of [...plain.json.data, ...sparse.json.data, single.json.data]) {
+        for (const name of extraDevice) expect(device.attributes).toHaveProperty(name);
+      }
+      for (const name of extraDevice) expect(DOCUMENTED_DEVICE_ATTRIBUTES).not.toContain(name);
+      for (const name of extraServer) expect(DOCUMENTED_SERVER_ATTRIBUTES).not.toContain(name);
+      expect(Object.keys(sparse.json.data[0].attributes)).toEqual(['serialNumber', ...extraDevice]);
+      // Several JSON types, the same on every call.
+      const values = plain.json.data.flatMap((d: { attributes: Record<string, unknown> }) =>
+        extraDevice.map((name) => d.attributes[name]),
+      );
+      const types = new Set(
+        values.map((v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v)),
+      );
+      expect([...types].sort()).toEqual(expect.arrayContaining(['array', 'boolean', 'object']));
+      const again = await apiGet(sandbox, token, '/v1/orgDevices?limit=5');
+      expect(again.json.data).toEqual(plain.json.data);
+
+      const servers = await apiGet(sandbox, token, '/v1/mdmServers?fields[mdmServers]=serverName');
+      for (const server of servers.json.data) {
+        expect(Object.keys(server.attributes)).toEqual(['serverName', ...extraServer]);
+      }
+      const server = await apiGet(sandbox, token, `/v1/mdmServers/${sandbox.fleet.servers[1].id}`);
+      for (const name of [...DOCUMENTED_SERVER_ATTRIBUTES, ...extraServer]) {
+        expect(server.json.data.attributes).toHaveProperty(name);
+      }
+    }));
+
+  it.each([
+    [
+      'an unknown quirk',
+      { repeatCursorOnPages: 2 },
+      /DataQuirks has an unknown key "repeatCursorOnPages"/,
+    ],
+    ['a page 0', { repeatCursorOnPage: 0 }, /repeatCursorOnPage must be an integer >= 1/],
+    [
+      'a page number as a string',
+      { repeatCursorOnPage: '2' },
+      /repeatCursorOnPage must be an integer/,
+    ],
+    [
+      'a single page instead of a list',
+      { emptyPageWithNext: 2 },
+      /emptyPageWithNext must be a non-empty list/,
+    ],
+    ['an empty page list', { emptyPageWithNext: [] }, /emptyPageWithNext must be a non-empty list/],
+    [
+      'a bad page in the list',
+      { emptyPageWithNext: [2, 1.5] },
+      /emptyPageWithNext\[1\] must be an integer/,
+    ],
+    [
+      'a negative overlap',
+      { duplicateDevicesAcrossPages: -1 },
+      /duplicateDevicesAcrossPages must be an integer >= 0/,
+    ],
+    [
+      'a count as a word',
+      { assignmentsToUnknownDevices: 'four' },
+      /assignmentsToUnknownDevices must be an integer/,
+    ],
+    ['a flag as a string', { omitPagingTotal: 'yes' }, /omitPagingTotal must be true or false/],
+    ['a flag as a number', { extraAttributes: 1 }, /extraAttributes must be true or false/],
+    ['quirks that are not an object', [], /DataQuirks must be an object/],
+  ])('refuses %s at start, saying where', async (_label, quirks, message) => {
+    await expect(
+      startSandbox({ devices: 5, quirks: quirks as unknown as DataQuirks }),
+    ).rejects.toThrow(message);
+  });
 });

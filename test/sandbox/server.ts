@@ -1,5 +1,5 @@
 import { randomUUID } from 'crypto';
-import type { IncomingMessage, ServerResponse } from 'http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'http';
 import { AuthService, OAuthError } from './auth';
 import { CursorCodec, type CursorState } from './cursor';
 import { FaultEngine } from './faults';
@@ -96,8 +96,10 @@ function json(status: number, value: unknown, headers: Record<string, string> = 
 const TITLES: Record<number, [string, string]> = {
   400: ['PARAMETER_ERROR.INVALID', 'A parameter has an invalid value'],
   401: ['UNAUTHORIZED', 'Authentication credentials are missing or invalid'],
+  403: ['FORBIDDEN', 'This request is forbidden for security reasons'],
   404: ['NOT_FOUND', 'The specified resource does not exist'],
   405: ['METHOD_NOT_ALLOWED', 'The request method is not supported for this resource'],
+  409: ['CONFLICT', 'The request conflicts with the current state of the resource'],
   429: ['RATE_LIMIT_EXCEEDED', 'The request rate limit has been reached'],
   500: ['INTERNAL_ERROR', 'An unexpected error occurred'],
   502: ['BAD_GATEWAY', 'The upstream service answered badly'],
@@ -105,17 +107,37 @@ const TITLES: Record<number, [string, string]> = {
   504: ['GATEWAY_TIMEOUT', 'The upstream service did not answer in time'],
 };
 
+/** Code and title of a status: Apple's where known, else derived from the reason phrase. */
+function codeAndTitle(status: number): [string, string] {
+  const known = TITLES[status];
+  if (known) return known;
+  const phrase = STATUS_CODES[status];
+  if (!phrase) return ['ERROR', 'Error'];
+  return [
+    phrase
+      .toUpperCase()
+      .replace(/[^A-Z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, ''),
+    phrase,
+  ];
+}
+
 export function apiError(
   status: number,
   detail: string,
-  extra: { parameter?: string; headers?: Record<string, string>; code?: string } = {},
+  extra: {
+    parameter?: string;
+    headers?: Record<string, string>;
+    code?: string;
+    title?: string;
+  } = {},
 ): Reply {
-  const [code, title] = TITLES[status] ?? ['ERROR', 'Error'];
+  const [code, title] = codeAndTitle(status);
   const error: Record<string, unknown> = {
     id: randomUUID(),
     status: String(status),
     code: extra.code ?? code,
-    title,
+    title: extra.title ?? title,
     detail,
   };
   if (extra.parameter) error.source = { parameter: extra.parameter };
@@ -162,6 +184,23 @@ export function route(pathname: string): Route {
   return { endpoint: 'unknown' };
 }
 
+/** MDM server attributes that only newer API versions have (the legacyServerAttributes quirk). */
+const NEWER_SERVER_ATTRIBUTES = [
+  'status',
+  'defaultProductFamilies',
+  'deviceCount',
+  'enableMdmDisownFlag',
+  'lastConnectedDateTime',
+  'lastConnectedIp',
+];
+
+/** Thrown by the token throttle: the client asked again too soon. */
+class TokenThrottled extends Error {
+  constructor(readonly waitSeconds: number) {
+    super('token requested too soon');
+  }
+}
+
 const PAGED: ReadonlySet<string> = new Set([
   'orgDevices.list',
   'mdmServers.list',
@@ -184,6 +223,8 @@ interface Query {
   cursor?: string;
   /** type -> requested names; a type absent here means "all". */
   fields: Map<string, Set<string>>;
+  /** The wrong host Apple's example puts in links.next (the cursorOnlyInLinksNext quirk). */
+  wrongHost?: string;
 }
 
 function parseQuery(endpoint: string, params: URLSearchParams): Query {
@@ -269,7 +310,8 @@ export interface ApiContext {
 export class SandboxHandler {
   constructor(private readonly ctx: ApiContext) {}
 
-  token(method: string, contentType: string | undefined, body: string): Reply {
+  /** `body` is undefined when it was larger than the sandbox reads. */
+  token(method: string, contentType: string | undefined, body: string | undefined): Reply {
     if (method !== 'POST') {
       return json(
         405,
@@ -277,13 +319,22 @@ export class SandboxHandler {
         { allow: 'POST' },
       );
     }
-    if (!/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
+    if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(contentType ?? '')) {
       return oauthError(
         new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded'),
       );
     }
+    if (body === undefined) {
+      return oauthError(new OAuthError('invalid_request', 'the request body is too large'));
+    }
+    const faults = this.ctx.faults();
     try {
-      const token = this.ctx.auth.issueToken(new URLSearchParams(body));
+      const token = this.ctx.auth.issueToken(new URLSearchParams(body), (clientId) => {
+        const wait = faults.tokenWait(clientId);
+        if (wait !== undefined) throw new TokenThrottled(wait);
+      });
+      faults.tokenIssued(token.clientId);
+      // Counted here, when issued, even if a truncate or reset fault then cuts the answer.
       this.ctx.stats.tokenIssued();
       return json(
         200,
@@ -297,6 +348,22 @@ export class SandboxHandler {
       );
     } catch (error) {
       if (error instanceof OAuthError) return oauthError(error);
+      if (error instanceof TokenThrottled) {
+        this.ctx.stats.fault('tokenThrottle');
+        const status = faults.config.tokenThrottle?.status ?? 429;
+        return json(
+          status,
+          {
+            error: 'invalid_request',
+            error_description:
+              'too many token requests for this client; reuse the access token until it expires',
+          },
+          {
+            'cache-control': 'no-store',
+            ...(status === 429 ? { 'retry-after': String(error.waitSeconds) } : {}),
+          },
+        );
+      }
       throw error;
     }
   }
@@ -337,6 +404,10 @@ export class SandboxHandler {
         return apiError(400, error.detail, { parameter: error.parameter });
       throw error;
     }
+    query.wrongHost =
+      checked.token.scope === 'school.api'
+        ? 'https://api-school.apple'
+        : 'https://api-business.apple';
     try {
       return this.dispatch(where.endpoint, where.param ?? '', query, url);
     } catch (error) {
@@ -363,12 +434,12 @@ export class SandboxHandler {
             const items = fleet.servers.slice(state.position, state.position + limit);
             return this.advance(state, items, fleet.servers.length, state.position + items.length);
           },
-        ).withItems((s) => sparse(s as MdmServerResource, query.fields));
+        ).withItems((s) => this.presentServer(s as MdmServerResource, query.fields));
       case 'mdmServers.get': {
         const server = this.server(param);
         if (!server)
           return apiError(404, `There is no device management service with id '${param}'`);
-        return json(200, { data: sparse(server, query.fields), links: { self } });
+        return json(200, { data: this.presentServer(server, query.fields), links: { self } });
       }
       case 'mdmServers.devices':
         return this.serverDevices(param, query, url, self);
@@ -376,12 +447,19 @@ export class SandboxHandler {
         break;
     }
 
+    if (endpoint === 'orgDevices.activationLockStatus' && this.ctx.quirks.legacyServerAttributes) {
+      // Older API versions have no such endpoint.
+      return apiError(404, `The path ${url.pathname} does not exist`);
+    }
     const index = fleet.deviceIndexBySerial(param);
     if (index === undefined)
       return apiError(404, `There is no device with serial number '${param}' in the organization`);
     switch (endpoint) {
       case 'orgDevices.get':
-        return json(200, { data: sparse(this.fullDevice(index), query.fields), links: { self } });
+        return json(200, {
+          data: this.presentDevice(this.fullDevice(index), index, query.fields),
+          links: { self },
+        });
       case 'orgDevices.assignedServer.id': {
         const serverId = fleet.serverIdOfDevice(index);
         return json(200, {
@@ -392,7 +470,10 @@ export class SandboxHandler {
       case 'orgDevices.assignedServer': {
         const serverId = fleet.serverIdOfDevice(index);
         const server = serverId === null ? undefined : this.server(serverId);
-        return json(200, { data: server ? sparse(server, query.fields) : null, links: { self } });
+        return json(200, {
+          data: server ? this.presentServer(server, query.fields) : null,
+          links: { self },
+        });
       }
       case 'orgDevices.activationLockStatus':
         return json(200, {
@@ -440,7 +521,44 @@ export class SandboxHandler {
   private listDevice(index: number, fields: Map<string, Set<string>>): OrgDeviceResource {
     const device = this.ctx.fleet.device(index);
     delete device.attributes.releasedFromOrgDateTime;
-    return sparse(device, fields);
+    return this.presentDevice(device, index, fields);
+  }
+
+  /** A device as served: the version quirks, the fieldset, then any extra attributes. */
+  private presentDevice(
+    device: OrgDeviceResource,
+    index: number,
+    fields: Map<string, Set<string>>,
+  ): OrgDeviceResource {
+    const { quirks, fleet } = this.ctx;
+    if (quirks.legacyServerAttributes) {
+      delete (device.relationships as Partial<OrgDeviceResource['relationships']>)
+        .activationLockStatus;
+    }
+    const out = sparse(device, fields);
+    if (!quirks.extraAttributes) return out;
+    return { ...out, attributes: { ...out.attributes, ...fleet.extraDeviceAttributes(index) } };
+  }
+
+  /** A server as served: without the newer attributes on a legacy API, extras added last. */
+  private presentServer(
+    server: MdmServerResource,
+    fields: Map<string, Set<string>>,
+  ): MdmServerResource {
+    const { quirks, fleet } = this.ctx;
+    let resource = server;
+    if (quirks.legacyServerAttributes) {
+      const attributes: Record<string, unknown> = { ...server.attributes };
+      for (const name of NEWER_SERVER_ATTRIBUTES) delete attributes[name];
+      resource = {
+        ...server,
+        attributes: attributes as unknown as MdmServerResource['attributes'],
+      };
+    }
+    const out = sparse(resource, fields);
+    if (!quirks.extraAttributes) return out;
+    const slot = fleet.serverSlot(server.id) as number;
+    return { ...out, attributes: { ...out.attributes, ...fleet.extraServerAttributes(slot) } };
   }
 
   private advance(
@@ -511,13 +629,17 @@ export class SandboxHandler {
         const serials: string[] = [];
         let position = state.position;
         let realSeen = Math.min(state.emitted, realCount);
-        // Scan by index; stop at the server's known count so the tail of a big fleet is not walked.
-        while (serials.length < limit && realSeen < realCount && position < fleet.deviceCount) {
-          if (fleet.serverSlotOfDevice(position) === slot) {
-            serials.push(fleet.serialOf(position));
+        if (realSeen < realCount && position < fleet.deviceCount) {
+          // The server's devices, ascending: continue at the first one at or after the cursor's
+          // position, so a page costs its own size instead of a scan of the fleet.
+          const members = fleet.serverMembers(slot);
+          let k = lowerBound(members, position);
+          while (serials.length < limit && realSeen < realCount && k < members.length) {
+            serials.push(fleet.serialOf(members[k]));
+            position = members[k] + 1;
             realSeen++;
+            k++;
           }
-          position++;
         }
         if (realSeen >= realCount) position = Math.max(position, fleet.deviceCount);
         while (serials.length < limit && position - fleet.deviceCount < ghosts.length) {
@@ -559,11 +681,16 @@ export class SandboxHandler {
             : typeof result.next === 'string'
               ? result.next
               : this.ctx.cursors.encode(result.next);
+        const { quirks } = this.ctx;
+        const onlyInLinks = quirks.cursorOnlyInLinksNext === true;
         const links: Record<string, string> = { self };
-        if (nextCursor) links.next = `${this.ctx.baseUrl}${url.pathname}?cursor=${nextCursor}`;
+        if (nextCursor) {
+          const host = onlyInLinks ? query.wrongHost : this.ctx.baseUrl;
+          links.next = `${host}${url.pathname}?cursor=${nextCursor}`;
+        }
         const paging: Record<string, unknown> = { limit: query.limit };
-        if (nextCursor) paging.nextCursor = nextCursor;
-        paging.total = total;
+        if (nextCursor && !onlyInLinks) paging.nextCursor = nextCursor;
+        if (!quirks.omitPagingTotal) paging.total = total;
         const reply = json(200, { data: result.items.map(map), links, meta: { paging } });
         const key = query.cursor ?? 'first';
         reply.pageKey = parent === undefined ? key : `${parent}/${key}`;
@@ -571,6 +698,18 @@ export class SandboxHandler {
       },
     };
   }
+}
+
+/** First position in an ascending array whose value is at least `value`. */
+function lowerBound(sorted: Uint32Array, value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid] < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** The replies a fault rule sends instead of the real answer. */
@@ -584,17 +723,34 @@ export function faultReply(rule: FaultRule, retryAfter: string | undefined): Rep
       const status = rule.status ?? 500;
       return apiError(status, 'The server could not complete the request');
     }
-    case 'html': {
-      const status = rule.status ?? 502;
-      return {
-        status,
-        body: `<!DOCTYPE html>\n<html><head><title>${status} Bad Gateway</title></head><body><h1>${status} Bad Gateway</h1><p>The proxy server received an invalid response from an upstream server.</p></body></html>\n`,
-        headers: { 'content-type': 'text/html; charset=utf-8' },
-      };
-    }
+    case 'status':
+      return apiError(rule.status, rule.detail ?? 'The request could not be completed', {
+        code: rule.code,
+        title: rule.title,
+      });
+    case 'html':
+      return htmlPage(rule.status ?? 502);
     default:
       return undefined;
   }
+}
+
+/** The kind of page a proxy or load balancer sends in place of the API's JSON. */
+function htmlPage(status: number): Reply {
+  const phrase = STATUS_CODES[status] ?? 'Error';
+  const message =
+    status === 502
+      ? 'The proxy server received an invalid response from an upstream server.'
+      : status >= 500
+        ? 'The server is temporarily unable to service your request. Please try again later.'
+        : status >= 400
+          ? 'Your request could not be handled.'
+          : 'Please sign in to continue.';
+  return {
+    status,
+    body: `<!DOCTYPE html>\n<html><head><title>${status} ${phrase}</title></head><body><h1>${status} ${phrase}</h1><p>${message}</p></body></html>\n`,
+    headers: { 'content-type': 'text/html; charset=utf-8' },
+  };
 }
 
 export function sendReply(res: ServerResponse, reply: Reply): void {

@@ -165,7 +165,8 @@ export type FaultRule =
       /** Default 'seconds'. 'none' leaves the header out. */
       retryAfterFormat?: 'seconds' | 'http-date' | 'none';
     })
-  | (FaultTrigger & { kind: 'serverError'; status?: 500 | 502 | 503 | 504 })
+  /** A 5xx (default 500) with an Apple-style errors body. */
+  | (FaultTrigger & { kind: 'serverError'; status?: number })
   | (FaultTrigger & {
       kind: 'reset';
       /** Bytes of the real body written before the socket is destroyed; default half. */
@@ -176,8 +177,20 @@ export type FaultRule =
       /** Bytes of the real body kept; default half. Content-Length matches the cut body. */
       keepBytes?: number;
     })
+  /** A `text/html` page in place of the answer; status 200..599, default 502. */
   | (FaultTrigger & { kind: 'html'; status?: number })
-  | (FaultTrigger & { kind: 'hang' });
+  | (FaultTrigger & { kind: 'hang' })
+  | (FaultTrigger & {
+      /**
+       * Any 4xx or 5xx with an Apple-style errors body, e.g. 403 `FORBIDDEN` or 409 `CONFLICT`.
+       * `code`, `title` and `detail` override the defaults of the status.
+       */
+      kind: 'status';
+      status: number;
+      code?: string;
+      title?: string;
+      detail?: string;
+    });
 
 export type FaultKind = FaultRule['kind'];
 
@@ -206,6 +219,12 @@ export interface FaultConfig {
    * (default), '503' answers 503 with an errors body.
    */
   maxConcurrent?: { limit: number; action?: 'reset' | '503' };
+  /**
+   * Token endpoint throttle: a client that asks for a token less than `minIntervalSeconds`
+   * (sandbox clock) after it was last issued one is refused with an OAuth-style body
+   * (`invalid_request`): 429 with Retry-After (default) or 400 without, as clients report both.
+   */
+  tokenThrottle?: { minIntervalSeconds: number; status?: 429 | 400 };
 }
 
 export interface DataQuirks {
@@ -217,6 +236,22 @@ export interface DataQuirks {
   duplicateDevicesAcrossPages?: number;
   /** This many serials that no device list contains are appended to the first server's id list. */
   assignmentsToUnknownDevices?: number;
+  /** Lists leave `meta.paging.total` out, as Apple's own examples do. */
+  omitPagingTotal?: boolean;
+  /**
+   * Lists leave `meta.paging.nextCursor` out; the cursor is only in `links.next`, whose host is
+   * wrong (`https://api-business.apple`, or `api-school.apple` for a school token) as in an
+   * example of Apple's.
+   */
+  cursorOnlyInLinksNext?: boolean;
+  /**
+   * An older API version: MDM servers lack `status`, `defaultProductFamilies`, `deviceCount`,
+   * `enableMdmDisownFlag`, `lastConnectedDateTime` and `lastConnectedIp`; devices lack the
+   * `activationLockStatus` relationship and `activationLockStatus` answers 404.
+   */
+  legacyServerAttributes?: boolean;
+  /** Devices and servers carry attributes the reference does not know, fieldset or not. */
+  extraAttributes?: boolean;
 }
 
 export interface SandboxStats {
