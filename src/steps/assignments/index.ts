@@ -61,12 +61,41 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
       (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
       0,
     );
-    logger.info(
-      { organizations: 1, mdmServers: servers.length, devices, assignments },
-      `Collection summary: 1 organization, ${servers.length} MDM servers, ${devices} devices, ${assignments} device assignments.`,
-    );
+    logCollectionSummary(logger, { mdmServers: servers.length, devices, assignments });
   },
 };
+
+/**
+ * The run's closing line: how many entities and relationships of each `_type` were collected.
+ * SDK 8.41 has no hook after the last step (its invocation config offers only
+ * `beforeAddEntity` and `beforeAddRelationship`), so this step, which runs last because it
+ * depends on every other, logs it once all of them have succeeded. The counts are of what the
+ * steps added: the organization step adds exactly one entity, and the server and device steps
+ * add one HAS from the organization with each entity.
+ */
+function logCollectionSummary(
+  logger: IntegrationLogger,
+  counts: { mdmServers: number; devices: number; assignments: number },
+): void {
+  const entities: Record<string, number> = {
+    [Entities.ORGANIZATION._type]: 1,
+    [Entities.MDM_SERVER._type]: counts.mdmServers,
+    [Entities.DEVICE._type]: counts.devices,
+  };
+  const relationships: Record<string, number> = {
+    [Relationships.ORGANIZATION_HAS_MDM_SERVER._type]: counts.mdmServers,
+    [Relationships.ORGANIZATION_HAS_DEVICE._type]: counts.devices,
+    [Relationships.MDM_SERVER_HAS_DEVICE._type]: counts.assignments,
+  };
+  const list = (byType: Record<string, number>) =>
+    Object.entries(byType)
+      .map(([type, count]) => `${count} ${type}`)
+      .join(', ');
+  logger.info(
+    { entities, relationships },
+    `Collection summary: entities ${list(entities)}; relationships ${list(relationships)}.`,
+  );
+}
 
 async function linkServerDevices(
   client: AbmClient,
