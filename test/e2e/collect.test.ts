@@ -1,9 +1,23 @@
-import { Entity } from '@jupiterone/integration-sdk-core';
+import { Entity, Relationship } from '@jupiterone/integration-sdk-core';
 
 import { collectFromSandbox } from '../helpers/collect';
-import { OrgDeviceResource, Sandbox, startSandbox } from '../sandbox';
+import { MdmServerResource, OrgDeviceResource, Sandbox, startSandbox } from '../sandbox';
 
 const DEVICES = 3000;
+
+const ORGANIZATION = 'apple_business_manager_organization';
+const MDM_SERVER = 'apple_business_manager_mdm_server';
+const DEVICE = 'apple_business_manager_org_device';
+
+/** How jupiterone.md says the product family maps onto the Device class. */
+const FAMILY = {
+  Mac: { category: 'endpoint', platform: 'darwin' },
+  iPhone: { category: 'mobile', platform: 'ios' },
+  iPad: { category: 'mobile', platform: 'ios' },
+  Watch: { category: 'mobile', platform: 'other' },
+  Vision: { category: 'mobile', platform: 'other' },
+  AppleTV: { category: 'other', platform: 'other' },
+} as const;
 
 function time(value: string | null | undefined): number | undefined {
   return value ? Date.parse(value) : undefined;
@@ -14,40 +28,130 @@ function single(value: string | string[] | undefined): string | string[] | undef
   return value;
 }
 
-/** What the graph must say about one device, read straight off the sandbox's record. */
+function list<T>(value: T[] | null | undefined): T[] | undefined {
+  return value && value.length > 0 ? value : undefined;
+}
+
+function asArray(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+/** The object as the graph stores it: JSON has no `undefined`. */
+function stored<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Compares the whole entity, so a missing, renamed or wrong property fails, and so does any
+ * property the expectation does not name: nothing may be invented.
+ */
+function expectExactly(entity: object | undefined, expected: object): void {
+  expect(entity).toBeDefined();
+  expect(Object.keys(entity!).sort()).toEqual(Object.keys(stored(expected)).sort());
+  expect(entity).toEqual(stored(expected));
+}
+
+/** What the graph must hold for one MDM server, read straight off the sandbox's record. */
+function expectedServer(server: MdmServerResource) {
+  const a = server.attributes;
+  return {
+    _key: `${MDM_SERVER}:${server.id}`,
+    _type: MDM_SERVER,
+    _class: ['Service'],
+    // No fieldset is sent for servers, so the raw data is the whole record as served.
+    _rawData: [{ name: 'default', rawData: server }],
+    id: server.id,
+    name: a.serverName,
+    displayName: a.serverName,
+    category: ['software'],
+    function: ['device-management'],
+    serverType: a.serverType,
+    status: a.status,
+    active: a.status === 'ACTIVE',
+    createdOn: time(a.createdDateTime),
+    updatedOn: time(a.updatedDateTime),
+    defaultProductFamilies: list(a.defaultProductFamilies),
+    deviceCount: a.deviceCount,
+    enableMdmDisownFlag: a.enableMdmDisownFlag,
+    lastConnectedOn: time(a.lastConnectedDateTime),
+    lastConnectedIp: a.lastConnectedIp ?? undefined,
+  };
+}
+
+/** What the graph must hold for one device, read straight off the sandbox's record. */
 function expectedDevice(device: OrgDeviceResource) {
   const a = device.attributes;
+  const serial = a.serialNumber;
+  const wifi = single(a.wifiMacAddress);
+  const ethernet = list(a.ethernetMacAddress);
+  const macs = [...new Set([...asArray(wifi), ...asArray(ethernet)].map((m) => m.toLowerCase()))];
+  // The list never serves the single-device-only attribute; everything else comes as it is.
+  const { releasedFromOrgDateTime: _singleDeviceOnly, ...listed } = a;
   return {
-    _key: `apple_business_manager_org_device:${a.serialNumber}`,
-    serial: a.serialNumber,
+    _key: `${DEVICE}:${serial}`,
+    _type: DEVICE,
+    _class: ['Device'],
+    _rawData: [
+      {
+        name: 'default',
+        rawData: { type: 'orgDevices', id: device.id, attributes: listed, links: device.links },
+      },
+    ],
+    id: serial,
+    name: serial,
+    displayName: `${a.deviceModel} (${serial})`,
+    category: FAMILY[a.productFamily].category,
+    make: 'Apple',
     model: a.deviceModel,
+    serial,
+    deviceId: serial,
+    lastSeenOn: null,
+    hardwareVendor: 'Apple',
+    hardwareModel: a.productType,
+    hardwareSerial: serial,
+    platform: FAMILY[a.productFamily].platform,
+    status: a.status === 'ASSIGNED' ? 'assigned' : 'ready',
+    assignmentStatus: a.status,
     deviceFamily: a.productFamily,
     productType: a.productType,
     deviceCapacity: a.deviceCapacity,
+    color: a.color || undefined,
     partNumber: a.partNumber,
     orderNumber: a.orderNumber,
     orderedOn: time(a.orderDateTime),
     addedToOrgOn: time(a.addedToOrgDateTime),
     updatedOn: time(a.updatedDateTime),
-    color: a.color || undefined,
-    assignmentStatus: a.status,
-    status: a.status === 'ASSIGNED' ? 'assigned' : 'ready',
-    imei: a.imei?.length ? a.imei : undefined,
-    meid: a.meid?.length ? a.meid : undefined,
-    eid: a.eid,
-    wifiMacAddress: single(a.wifiMacAddress),
-    bluetoothMacAddress: single(a.bluetoothMacAddress),
-    ethernetMacAddress: a.ethernetMacAddress?.length ? a.ethernetMacAddress : undefined,
     purchaseSourceType: a.purchaseSourceType,
     purchaseSourceId: a.purchaseSourceId ?? a.purchaseSourceUid,
+    imei: list(a.imei),
+    meid: list(a.meid),
+    eid: a.eid,
+    wifiMacAddress: wifi,
+    bluetoothMacAddress: single(a.bluetoothMacAddress),
+    ethernetMacAddress: ethernet,
+    macAddress: macs.length > 0 ? macs : undefined,
     isMdmMigrationCapable: a.isMdmMigrationCapable,
     mdmMigrationStatus: a.mdmMigrationStatus ?? undefined,
     mdmMigrationDeadlineOn: time(a.mdmMigrationDeadlineDateTime),
   };
 }
 
-function pick(entity: Entity, keys: string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.map((k) => [k, entity[k] ?? undefined]));
+/** Every relationship of a type, checked for exactly the properties a direct HAS carries. */
+function pairsOf(relationships: Relationship[], type: string): Set<string> {
+  const ofType = relationships.filter((r) => r._type === type);
+  for (const r of ofType) {
+    expect(r).toEqual({
+      _key: `${r._fromEntityKey}|has|${r._toEntityKey}`,
+      _type: type,
+      _class: 'HAS',
+      _fromEntityKey: expect.any(String),
+      _toEntityKey: expect.any(String),
+      displayName: 'HAS',
+    });
+  }
+  const pairs = new Set(ofType.map((r) => `${r._fromEntityKey}>${r._toEntityKey}`));
+  expect(pairs.size).toBe(ofType.length); // none twice
+  return pairs;
 }
 
 describe.each(['business', 'school'] as const)('collection from a %s account', (kind) => {
@@ -76,64 +180,85 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
 
     const { fleet } = sandbox;
     const byType = (type: string) => graph.entities.filter((e) => e._type === type);
+    expect([...new Set(graph.entities.map((e) => e._type))].sort()).toEqual(
+      [DEVICE, MDM_SERVER, ORGANIZATION].sort(),
+    );
 
-    const [organization] = byType('apple_business_manager_organization');
-    expect(organization).toMatchObject({
-      _key: `apple_business_manager_organization:${account.clientId}`,
+    // Exactly one organization, with only what can honestly be known (no ORGANIZATION_* set).
+    const organizations = byType(ORGANIZATION);
+    expect(organizations).toHaveLength(1);
+    const orgKey = `${ORGANIZATION}:${account.clientId}`;
+    const portal =
+      kind === 'business'
+        ? { name: 'Apple Business Manager', url: 'https://business.apple.com' }
+        : { name: 'Apple School Manager', url: 'https://school.apple.com' };
+    expectExactly(organizations[0], {
+      _key: orgKey,
+      _type: ORGANIZATION,
+      _class: ['Account'],
+      _rawData: [],
+      id: account.clientId,
+      name: portal.name,
+      displayName: portal.name,
+      clientId: account.clientId,
+      accountType: kind,
       orgType: kind === 'business' ? 'org' : 'edu',
+      accessURL: portal.url,
+      webLink: portal.url,
     });
 
-    const servers = byType('apple_business_manager_mdm_server');
-    expect(servers.map((s) => s.id).sort()).toEqual(fleet.servers.map((s) => s.id).sort());
+    // Every MDM server once, with every attribute the sandbox gives and nothing more.
+    const servers = byType(MDM_SERVER);
+    expect(servers).toHaveLength(fleet.servers.length);
+    const serverByKey = new Map(servers.map((s) => [s._key, s]));
+    expect(serverByKey.size).toBe(fleet.servers.length);
     for (const server of fleet.servers) {
-      const entity = servers.find((s) => s.id === server.id)!;
-      expect(entity).toMatchObject({
-        _key: `apple_business_manager_mdm_server:${server.id}`,
-        name: server.attributes.serverName,
-        serverType: server.attributes.serverType,
-        status: server.attributes.status,
-        deviceCount: server.attributes.deviceCount,
-        createdOn: Date.parse(server.attributes.createdDateTime),
-      });
+      const expected = expectedServer(server);
+      expectExactly(serverByKey.get(expected._key), expected);
     }
+    // The fleet exercises the optional attributes both ways.
+    expect(servers.some((s) => s.lastConnectedOn === undefined)).toBe(true);
+    expect(servers.some((s) => s.active === false)).toBe(true);
 
-    const devices = byType('apple_business_manager_org_device');
+    // Every device once, with every attribute the sandbox gives and nothing more.
+    const devices = byType(DEVICE);
     expect(devices).toHaveLength(fleet.deviceCount);
-    const deviceByKey = new Map(devices.map((d) => [d._key, d]));
+    const deviceByKey = new Map<string, Entity>(devices.map((d) => [d._key, d]));
     expect(deviceByKey.size).toBe(fleet.deviceCount);
     let released = 0;
     for (let i = 0; i < fleet.deviceCount; i++) {
       const expected = expectedDevice(fleet.device(i));
-      const entity = deviceByKey.get(expected._key);
-      expect(entity).toBeDefined();
-      expect(pick(entity!, Object.keys(expected))).toEqual(expected);
+      expectExactly(deviceByKey.get(expected._key), expected);
       if (fleet.isReleased(i)) released += 1;
     }
     // Released devices are in the list only because the walk names its fields explicitly.
     expect(released).toBeGreaterThan(0);
 
-    const relationships = (type: string) => graph.relationships.filter((r) => r._type === type);
-    expect(relationships('apple_business_manager_organization_has_mdm_server')).toHaveLength(
-      fleet.servers.length,
+    // Relationships: exactly the expected pairs of each type, and no other type.
+    expect([...new Set(graph.relationships.map((r) => r._type))].sort()).toEqual(
+      [
+        'apple_business_manager_mdm_server_has_org_device',
+        'apple_business_manager_organization_has_mdm_server',
+        'apple_business_manager_organization_has_org_device',
+      ].sort(),
     );
-    expect(relationships('apple_business_manager_organization_has_org_device')).toHaveLength(
-      fleet.deviceCount,
-    );
-    const assignments = new Set(
-      relationships('apple_business_manager_mdm_server_has_org_device').map(
-        (r) => `${r._fromEntityKey}>${r._toEntityKey}`,
-      ),
-    );
+    expect(
+      pairsOf(graph.relationships, 'apple_business_manager_organization_has_mdm_server'),
+    ).toEqual(new Set(fleet.servers.map((s) => `${orgKey}>${MDM_SERVER}:${s.id}`)));
+    const expectedOrgDevices = new Set<string>();
     const expectedAssignments = new Set<string>();
     for (let i = 0; i < fleet.deviceCount; i++) {
+      const deviceKey = `${DEVICE}:${fleet.device(i).id}`;
+      expectedOrgDevices.add(`${orgKey}>${deviceKey}`);
       const serverId = fleet.serverIdOfDevice(i);
-      if (serverId) {
-        expectedAssignments.add(
-          `apple_business_manager_mdm_server:${serverId}>apple_business_manager_org_device:${fleet.device(i).id}`,
-        );
-      }
+      if (serverId) expectedAssignments.add(`${MDM_SERVER}:${serverId}>${deviceKey}`);
     }
-    expect(assignments).toEqual(expectedAssignments);
+    expect(
+      pairsOf(graph.relationships, 'apple_business_manager_organization_has_org_device'),
+    ).toEqual(expectedOrgDevices);
+    expect(
+      pairsOf(graph.relationships, 'apple_business_manager_mdm_server_has_org_device'),
+    ).toEqual(expectedAssignments);
     expect(expectedAssignments.size).toBeLessThan(fleet.deviceCount); // some are unassigned
 
     // Request economy: one token, every page once, nothing per device.
