@@ -1,4 +1,4 @@
-import { Pacer } from './pacer';
+import { MAX_INTERVAL_MS, Pacer } from './pacer';
 
 /** A clock that only moves when told to; sleeps resolve as it passes their time. */
 class SimulatedClock {
@@ -152,17 +152,42 @@ describe('Pacer', () => {
     expect(clock.time).toBe(300_000);
   });
 
-  it('slows down on a 429 at a pace that had been holding', async () => {
+  it('slows to what the server admitted when that is far below the pace', async () => {
     const clock = new SimulatedClock();
     const pacer = pacerOn(clock);
     await succeed(clock, pacer, 20, 200);
     pacer.onThrottled(1000);
     const learned = pacer.currentIntervalMs;
     await clock.advance(1000);
-    // Fewer successes in the window now than the first estimate: the learned figure wins if slower.
-    await succeed(clock, pacer, 10, 600);
+    // Only 5 admitted in the last second, then a 429: the limit is nearer 5 a second than 20.
+    await succeed(clock, pacer, 5, 1000);
     pacer.onThrottled(1000);
-    expect(pacer.currentIntervalMs).toBeCloseTo(Math.max(learned * 1.2, (1000 / 10) * 1.03), 5);
+    expect(learned).toBeCloseTo((1000 / 20) * 1.03, 5);
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
+  });
+
+  it('slows down step by step when 429s keep coming at its pace', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 20, 200);
+    pacer.onThrottled(1000);
+    const learned = pacer.currentIntervalMs;
+    const intervals: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      await clock.advance(1000);
+      await succeed(clock, pacer, 5, 5 * pacer.currentIntervalMs);
+      pacer.onThrottled(1000);
+      intervals.push(pacer.currentIntervalMs);
+    }
+    // Every third 429 at the same pace slows it by 1.2; the first two could be strays.
+    expect(intervals).toEqual([
+      learned,
+      learned,
+      learned * 1.2,
+      learned * 1.2,
+      learned * 1.2,
+      learned * 1.2 * 1.2,
+    ]);
   });
 
   it('probes a faster pace after a run of successes, and goes back to the old one when that fails', async () => {
@@ -230,6 +255,143 @@ describe('Pacer', () => {
     await succeed(clock, pacer, 50, 50 * held);
     expect(pacer.currentIntervalMs).toBeCloseTo(held, 5);
   });
+
+  it('never spaces requests further apart than MAX_INTERVAL_MS, however many 429s come', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 1, 100);
+    for (let i = 0; i < 100; i++) {
+      await clock.advance(2000);
+      pacer.onThrottled(1000);
+    }
+    expect(pacer.currentIntervalMs).toBe(MAX_INTERVAL_MS);
+  });
+
+  it('holds its pace through a lone 429 after a stretch of successes', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    await succeed(clock, pacer, 20, 200);
+    pacer.onThrottled(1000);
+    const held = pacer.currentIntervalMs;
+    await clock.advance(1000);
+    await succeed(clock, pacer, 100, 100 * held);
+    pacer.onThrottled(1000);
+    expect(pacer.currentIntervalMs).toBe(held);
+  });
+
+  /**
+   * A client of `requests` requests, `inFlight` at a time, each taking
+   * `latencyMs`, against a server whose `answer(at)` admits a request
+   * (undefined) or refuses it with a Retry-After in ms; a refused request
+   * waits that long and is tried again.
+   */
+  async function simulate(options: {
+    requests: number;
+    inFlight: number;
+    latencyMs: number;
+    answer: (at: number) => number | undefined;
+  }): Promise<{ timeMs: number; throttled: number; pacer: Pacer }> {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    let next = 0;
+    let done = 0;
+    let throttled = 0;
+    const worker = async () => {
+      while (next < options.requests) {
+        next += 1;
+        for (let attempt = 0; attempt < 50; attempt++) {
+          await pacer.acquire();
+          const retryAfterMs = options.answer(clock.time);
+          await clock.sleep(options.latencyMs);
+          if (retryAfterMs === undefined) {
+            pacer.onSuccess();
+            done += 1;
+            break;
+          }
+          throttled += 1;
+          pacer.onThrottled(retryAfterMs);
+          if (process.env.DBG)
+            console.log(Math.round(clock.time), pacer.currentIntervalMs.toFixed(1));
+          await clock.sleep(retryAfterMs);
+        }
+      }
+    };
+    const workers = Array.from({ length: options.inFlight }, worker);
+    await clock.runUntil(() => done === options.requests);
+    await Promise.all(workers);
+    expect(done).toBe(options.requests);
+    return { timeMs: clock.time, throttled, pacer };
+  }
+
+  /** A deterministic stream of numbers in [0, 1). */
+  function seeded(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      return state / 2 ** 32;
+    };
+  }
+
+  it.each([
+    { name: '1% of requests refused at random', seed: 7, every: undefined, rate: 0.01 },
+    { name: '0.4% of requests refused at random', seed: 11, every: undefined, rate: 0.004 },
+    { name: 'every 100th request refused', seed: 1, every: 100, rate: 0 },
+  ])(
+    'is not slowed by stray 429s from a server with no limit: $name',
+    async ({ seed, every, rate }) => {
+      const random = seeded(seed);
+      let served = 0;
+      const requests = 4000;
+      const latencyMs = 50;
+      const retryAfterMs = 1000;
+      const { timeMs, throttled, pacer } = await simulate({
+        requests,
+        inFlight: 4,
+        latencyMs,
+        answer: () => {
+          served += 1;
+          const refused = every !== undefined ? served % every === 0 : random() < rate;
+          return refused ? retryAfterMs : undefined;
+        },
+      });
+      // Unpaced, the run takes requests x latency / in flight, plus one pause per 429. The first
+      // stray sets a pace from the first second's count (a little under the unpaced rate); later
+      // ones must not slow it further, or a long run would crawl.
+      const unpacedMs = (requests * latencyMs) / 4 + throttled * retryAfterMs;
+      expect(throttled).toBeGreaterThan(10);
+      expect(timeMs).toBeLessThan(unpacedMs * 1.4);
+      expect(pacer.currentIntervalMs).toBeLessThan((latencyMs / 4) * 2);
+    },
+  );
+
+  it.each([
+    { retryAfter: 'the time until the window frees up', exact: true, ratio: 1.1 },
+    { retryAfter: 'a fixed 5 s', exact: false, ratio: 1.5 },
+  ])(
+    'keeps to a limit counted over a minute, with Retry-After $retryAfter',
+    async ({ exact, ratio }) => {
+      // 30 requests in any minute: the first 429's per-second evidence says far faster, so the
+      // pace comes from the pauses (an exact Retry-After) or from repeated 429s (a fixed one).
+      let admitted: number[] = [];
+      const perMinute = 30;
+      const requests = 150;
+      const { timeMs, throttled, pacer } = await simulate({
+        requests,
+        inFlight: 4,
+        latencyMs: 50,
+        answer: (at) => {
+          admitted = admitted.filter((t) => t > at - 60_000);
+          if (admitted.length >= perMinute) return exact ? admitted[0] + 60_000 - at : 5000;
+          admitted.push(at);
+          return undefined;
+        },
+      });
+      const floorMs = ((requests - perMinute) / perMinute) * 60_000;
+      expect(timeMs).toBeLessThan(floorMs * ratio);
+      expect(throttled).toBeLessThan(requests);
+      expect(pacer.currentIntervalMs).toBeLessThanOrEqual(MAX_INTERVAL_MS);
+    },
+  );
 
   it.each([
     { rps: 20, requests: 600, inFlight: 4, latencyMs: 25 },

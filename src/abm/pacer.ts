@@ -15,7 +15,7 @@
  * Long runs without a 429 speed the pace up a little at a time (a probe), so a
  * relaxed limit is found again; a 429 after a probe returns to the pace that
  * held before it and makes probes rarer, since the limit is most likely where
- * it was. A 429 without a probe before it slows the pace down.
+ * it was.
  *
  * A pace learned from fewer than MIN_EVIDENCE accepted requests is
  * provisional: a stray 429 early in a run, when one or two requests have
@@ -24,6 +24,15 @@
  * goes back to the pace that held and is settled) or it is fast enough to drop
  * pacing altogether. A stray 429 costs seconds, not the rest of the run; a
  * real low limit costs one more 429.
+ *
+ * Later 429s slow the pace only on evidence: when several of the last
+ * requests were refused (the pace is above a limit, for example one counted
+ * over a minute rather than a second), or when the server accepted far fewer
+ * requests in the last second than the pace sends. A lone 429 at a pace that
+ * has been holding is taken as a stray and changes nothing but the pause; a
+ * limit that really tightened soon sends more. However the evidence falls,
+ * the spacing never exceeds MAX_INTERVAL_MS, so a run can slow down but never
+ * stall.
  */
 export interface PacerOptions {
   now: () => number;
@@ -53,12 +62,20 @@ const MIN_EVIDENCE = 5;
 const FAST_PROBE_AFTER = 5;
 /** A provisional interval shorter than this is dropped: the 429 it came from was a stray. */
 const UNPACED_BELOW_MS = 10;
+/** Recent outcomes (successes, and 429s outside a pause) kept to tell a stray 429 from a limit. */
+const RECENT_OUTCOMES = 50;
+/** 429s among the recent outcomes from which the pace is taken to be above a limit. */
+const SUSTAINED_THROTTLES = 3;
+/** How much slower than the pace the server's own count must say before a lone 429 slows it. */
+const STRONG_EVIDENCE = 1.5;
+/** Longest spacing between request starts: about 6 requests a minute. */
+export const MAX_INTERVAL_MS = 10_000;
 const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
 
 export class Pacer {
   private intervalMs = 0;
   private nextStartAt = 0;
-  private pausedUntil = 0;
+  private pausedUntil = -Infinity;
   /** Times successes completed, oldest first, within about the last window. */
   private readonly completions: number[] = [];
   private completionsHead = 0;
@@ -69,6 +86,10 @@ export class Pacer {
   private throttleCount = 0;
   /** Whether the pace came from too few accepted requests to trust (see MIN_EVIDENCE). */
   private provisional = false;
+  /** The last RECENT_OUTCOMES outcomes as a ring: true for a 429. */
+  private readonly recent: boolean[] = [];
+  private recentNext = 0;
+  private recentThrottles = 0;
   private readonly maxPauseMs: number;
 
   constructor(private readonly options: PacerOptions) {
@@ -101,6 +122,7 @@ export class Pacer {
     const now = this.options.now();
     this.completions.push(now);
     this.forgetBefore(now - WINDOW_MS);
+    this.remember(false);
     if (this.intervalMs === 0) return;
     this.successesSinceChange += 1;
     if (this.successesSinceChange < (this.provisional ? FAST_PROBE_AFTER : this.probeAfter)) {
@@ -131,28 +153,67 @@ export class Pacer {
     this.throttleCount += 1;
     const duringPause = now < this.pausedUntil;
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
+    const previousPauseEnd = this.pausedUntil;
     this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
     if (duringPause) return;
 
+    this.remember(true);
     this.forgetBefore(now - WINDOW_MS);
-    const accepted = this.completions.length - this.completionsHead;
+    // The successes in the last second: with a per-second limit, what the server admits. A second
+    // that was partly pause admits fewer, so it is strong evidence of a low limit only when most of
+    // it was spent sending.
+    const since = Math.max(now - WINDOW_MS, previousPauseEnd);
+    const accepted = this.acceptedSince(since);
     const learned = (WINDOW_MS / Math.max(1, accepted)) * SAFETY;
+    // Once a pace is in force: the rate the server admitted while we were sending, if we were
+    // sending for most of the second; nothing if it was mostly pause.
+    const spanMs = now - since;
+    const evidence = spanMs >= WINDOW_MS / 2 ? (spanMs / Math.max(1, accepted)) * SAFETY : 0;
     if (this.intervalMs === 0) {
       this.intervalMs = learned;
       this.provisional = accepted < MIN_EVIDENCE;
-    } else {
-      if (this.beforeProbeMs !== undefined) {
-        // The probe went too far: back to the pace that held, and probe less often.
-        this.intervalMs = Math.max(learned, this.beforeProbeMs);
-        this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
-      } else {
-        this.intervalMs = Math.max(learned, this.intervalMs * BACKOFF_FACTOR);
-      }
-      // A 429 at a pace already in force confirms that there is a limit.
+    } else if (this.beforeProbeMs !== undefined) {
+      // The probe went too far: back to the pace that held, and probe less often.
+      this.intervalMs = Math.max(evidence, this.beforeProbeMs);
+      this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
       this.provisional = false;
+    } else if (this.recentThrottles >= SUSTAINED_THROTTLES) {
+      this.intervalMs = Math.max(evidence, this.intervalMs * BACKOFF_FACTOR);
+    } else if (evidence > this.intervalMs * STRONG_EVIDENCE) {
+      this.intervalMs = evidence;
+    } else {
+      // A lone 429 at a pace that has been holding: a stray. The pause is all it costs.
+      return;
     }
+    this.intervalMs = Math.min(this.intervalMs, MAX_INTERVAL_MS);
     this.beforeProbeMs = undefined;
     this.successesSinceChange = 0;
+    // Evidence against the new pace must come at the new pace.
+    this.recent.length = 0;
+    this.recentNext = 0;
+    this.recentThrottles = 0;
+  }
+
+  /** Successes that completed after `time` (within the kept window). */
+  private acceptedSince(time: number): number {
+    let count = 0;
+    for (let i = this.completions.length - 1; i >= this.completionsHead; i--) {
+      if (this.completions[i] <= time) break;
+      count += 1;
+    }
+    return count;
+  }
+
+  /** Records an outcome in the ring of recent ones. */
+  private remember(throttled: boolean): void {
+    if (this.recent.length < RECENT_OUTCOMES) {
+      this.recent.push(throttled);
+    } else {
+      if (this.recent[this.recentNext]) this.recentThrottles -= 1;
+      this.recent[this.recentNext] = throttled;
+      this.recentNext = (this.recentNext + 1) % RECENT_OUTCOMES;
+    }
+    if (throttled) this.recentThrottles += 1;
   }
 
   private forgetBefore(time: number): void {
