@@ -1,13 +1,14 @@
 import { randomUUID } from 'crypto';
 import { SignJWT } from 'jose';
 import {
+  IntegrationError,
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
 } from '@jupiterone/integration-sdk-core';
 
 import { AbmConfig } from '../config';
 import { describeErrorBody, HttpTransport } from './http';
-import { registerSecret } from './redact';
+import { redactSecrets, registerSecret } from './redact';
 
 /** Apple checks `aud` against this fixed value, whatever URL the token is requested from. */
 export const CLIENT_ASSERTION_AUDIENCE = 'https://account.apple.com/auth/oauth2/v2/token';
@@ -20,12 +21,31 @@ export interface TokenProviderOptions {
   config: Pick<AbmConfig, 'clientId' | 'keyId' | 'privateKey' | 'scope' | 'tokenUrl'>;
   http: HttpTransport;
   now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** OAuth errors that say the credentials themselves are wrong: never worth another try. */
+const CREDENTIAL_ERRORS = new Set([
+  'invalid_client',
+  'invalid_scope',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+]);
+
+/**
+ * Waits before asking again when the token endpoint refuses a renewal with a
+ * 400 that does not blame the credentials: Apple has answered requests for
+ * tokens "too often" with a 400 as well as a 429.
+ */
+const RENEWAL_RETRY_WAITS_MS = [2_000, 10_000];
 
 interface CachedToken {
   value: string;
   expiresAt: number;
   renewAt: number;
+  /** Whether the API has accepted this token at least once. */
+  accepted: boolean;
 }
 
 /** What each OAuth error most likely means for the person who configured the integration. */
@@ -52,8 +72,11 @@ export class TokenProvider {
   private issued = 0;
   private readonly now: () => number;
 
+  private readonly sleep: (ms: number) => Promise<void>;
+
   constructor(private readonly options: TokenProviderOptions) {
     this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Access tokens obtained so far in this run. */
@@ -71,6 +94,21 @@ export class TokenProvider {
     return this.pending;
   }
 
+  /** Whether `token` is the one in use (not replaced, not being renewed). */
+  isCurrent(token: string): boolean {
+    return this.cached?.value === token;
+  }
+
+  /** Notes that the API accepted `token`: a later 401 means it expired or was revoked. */
+  markAccepted(token: string): void {
+    if (this.cached?.value === token) this.cached.accepted = true;
+  }
+
+  /** Whether the API has accepted `token` (while it is the current one). */
+  wasAccepted(token: string): boolean {
+    return this.cached?.value === token && this.cached.accepted;
+  }
+
   /** Drops `token` if it is still the cached one, so the next `getToken` fetches a new one. */
   invalidate(token: string): void {
     if (this.cached?.value === token) this.cached = undefined;
@@ -79,20 +117,44 @@ export class TokenProvider {
   private async createClientAssertion(): Promise<string> {
     const { clientId, keyId, privateKey } = this.options.config;
     const issuedAt = Math.floor(this.now() / 1000);
-    const assertion = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: keyId, typ: 'JWT' })
-      .setIssuer(clientId)
-      .setSubject(clientId)
-      .setAudience(CLIENT_ASSERTION_AUDIENCE)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
-      .setJti(randomUUID())
-      .sign(privateKey);
+    let assertion: string;
+    try {
+      assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: keyId, typ: 'JWT' })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(CLIENT_ASSERTION_AUDIENCE)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
+        .setJti(randomUUID())
+        .sign(privateKey);
+    } catch (err) {
+      // The key was checked when the configuration was read, so this is unexpected; say what
+      // failed without passing on anything the signing library may have quoted.
+      throw new IntegrationError({
+        code: 'CLIENT_ASSERTION_SIGNING_FAILED',
+        message: `Could not sign the client assertion with privateKey (PRIVATE_KEY): ${redactSecrets(err instanceof Error ? err.name : 'error')}. Check that the key is the EC P-256 key downloaded for this API account.`,
+      });
+    }
     registerSecret(assertion);
     return assertion;
   }
 
   private async fetchToken(): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestToken();
+      } catch (err) {
+        // Only a renewal in a run whose credentials already worked; a first refusal is final.
+        if (!(err instanceof RenewalRefused) || attempt >= RENEWAL_RETRY_WAITS_MS.length) {
+          throw err instanceof RenewalRefused ? err.error : err;
+        }
+        await this.sleep(RENEWAL_RETRY_WAITS_MS[attempt]);
+      }
+    }
+  }
+
+  private async requestToken(): Promise<string> {
     const { clientId, scope, tokenUrl } = this.options.config;
     const endpoint = `POST ${new URL(tokenUrl).pathname}`;
     // A fresh assertion (new jti) for each attempt: a retry after a lost answer must not replay one.
@@ -118,6 +180,11 @@ export class TokenProvider {
       const error = typeof json?.error === 'string' ? json.error : undefined;
       const hint = error ? OAUTH_ERROR_HINTS[error] : undefined;
       const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
+      if (response.status === 400 && this.issued > 0 && !CREDENTIAL_ERRORS.has(error ?? '')) {
+        throw new RenewalRefused(
+          new IntegrationProviderAPIError({ endpoint, status: 400, statusText }),
+        );
+      }
       if (response.status === 400 || response.status === 401 || response.status === 403) {
         throw new IntegrationProviderAuthenticationError({
           endpoint,
@@ -143,6 +210,7 @@ export class TokenProvider {
       value: accessToken,
       expiresAt: requestedAt + expiresInMs,
       renewAt: requestedAt + expiresInMs - renewEarlyMs,
+      accepted: false,
     };
     this.issued += 1;
     return accessToken;
@@ -153,4 +221,11 @@ function readExpiresIn(value: unknown): number {
   const seconds = typeof value === 'string' ? Number(value) : value;
   // Apple documents 3600; assume that when the answer leaves it out.
   return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds : 3600;
+}
+
+/** A renewal refused with a 400 that may pass: retried a little, then `error` is thrown. */
+class RenewalRefused extends Error {
+  constructor(readonly error: IntegrationProviderAPIError) {
+    super(error.message);
+  }
 }

@@ -25,8 +25,11 @@ export const PAGE_LIMIT = 1000;
 const PAGES_AHEAD = 2;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
 const MAX_EMPTY_PAGES_IN_A_ROW = 50;
-/** New tokens one request may try after 401s before the refusal is taken as final. */
-const MAX_RENEWALS = 2;
+/**
+ * Tokens one request may replace after 401s on tokens that had worked (expired
+ * or revoked since) before the refusals are taken as final.
+ */
+const MAX_TOKEN_REPLACEMENTS = 5;
 
 export interface Page<T> {
   /** 1-based position of this page in its walk. */
@@ -71,6 +74,7 @@ export class AbmClient {
       config: options.config,
       http: this.transport,
       now: options.now,
+      sleep: options.http?.sleep,
     });
     this.apiBaseUrl = options.config.apiBaseUrl;
   }
@@ -128,7 +132,7 @@ export class AbmClient {
         cursor === undefined ? query : { ...query, cursor },
       );
       fetched += 1;
-      const next = nextCursorOf(document);
+      const next = nextCursorOf(document, endpoint);
       if (next !== undefined && seenCursors.has(next)) {
         throw new IntegrationProviderAPIError({
           endpoint,
@@ -182,13 +186,17 @@ export class AbmClient {
 
   /**
    * One authorized GET. A 401 renews the token, since Apple may revoke one
-   * early. With several requests in flight a renewed token can itself be
-   * revoked before this request uses it, so each new token gets its own try,
-   * up to a bound; the same token refused twice is a real refusal.
+   * early or let it expire. A request takes its token before it waits for its
+   * turn, so with several in flight the token can be renewed by another
+   * request, or revoked, while it waits: a refused token that had already
+   * been accepted, or that is no longer the current one, is simply replaced
+   * (up to a bound). Only a freshly issued token that is refused before it
+   * was ever accepted, twice in a row, is a real refusal of the credentials.
    */
   async getJson(endpoint: string, path: string, query: Query = {}): Promise<unknown> {
     const url = `${this.apiBaseUrl}/v1${path}${toQueryString(query)}`;
-    const refused = new Set<string>();
+    let freshRefusals = 0;
+    let replaced = 0;
     for (;;) {
       const token = await this.auth.getToken();
       const response = await this.transport.request({
@@ -196,20 +204,32 @@ export class AbmClient {
         url,
         headers: { authorization: `Bearer ${token}` },
       });
-      if (response.status >= 200 && response.status < 300) return response.json;
-      if (response.status === 401 && !refused.has(token) && refused.size < MAX_RENEWALS) {
-        refused.add(token);
+      if (response.status >= 200 && response.status < 300) {
+        this.auth.markAccepted(token);
+        return response.json;
+      }
+      if (response.status !== 401) {
+        throw toProviderError({ endpoint }, response, hintFor(response.status));
+      }
+      const stale = !this.auth.isCurrent(token) || this.auth.wasAccepted(token);
+      if (stale && replaced < MAX_TOKEN_REPLACEMENTS) {
+        replaced += 1;
         this.auth.invalidate(token);
         continue;
       }
-      if (response.status === 401) {
-        throw new IntegrationProviderAuthenticationError({
-          endpoint,
-          status: 401,
-          statusText: `${toProviderError({ endpoint }, response).statusText}. A freshly issued access token was refused too: check that the API account is still active in Apple Business Manager`,
-        });
+      if (!stale && freshRefusals < 1) {
+        freshRefusals += 1;
+        this.auth.invalidate(token);
+        continue;
       }
-      throw toProviderError({ endpoint }, response, hintFor(response.status));
+      const why = stale
+        ? `access tokens were refused ${replaced + 1} times in a row for this request`
+        : 'a freshly issued access token was refused too';
+      throw new IntegrationProviderAuthenticationError({
+        endpoint,
+        status: 401,
+        statusText: `${toProviderError({ endpoint }, response).statusText}. ${why}: check that the API account is still active in Apple Business Manager`,
+      });
     }
   }
 }
@@ -222,20 +242,35 @@ function hintFor(status: number): string | undefined {
   return undefined;
 }
 
-function nextCursorOf(document: ListDocument<unknown>): string | undefined {
-  const cursor = document.meta?.paging?.nextCursor;
+/**
+ * The cursor of the next page, or undefined on the last page. A next-page
+ * marker that is there but cannot be read is an error, never the end: ending
+ * there would report half a list as all of it.
+ */
+function nextCursorOf(document: ListDocument<unknown>, endpoint: string): string | undefined {
+  const unreadable = (what: string) =>
+    new IntegrationProviderAPIError({
+      endpoint,
+      status: 200,
+      statusText: `the page's ${what}, so the rest of the list cannot be fetched; stopping rather than reporting part of the list as all of it. This is an Apple-side paging fault: try again later`,
+    });
+  const cursor = document.meta?.paging?.nextCursor as unknown;
   if (typeof cursor === 'string' && cursor.length > 0) return cursor;
-  // Some answers carry the cursor only in links.next; its host cannot be trusted, its cursor can.
-  const next = document.links?.next;
-  if (typeof next === 'string' && next.length > 0) {
-    try {
-      const fromLink = new URL(next, 'https://placeholder.invalid').searchParams.get('cursor');
-      if (fromLink) return fromLink;
-    } catch {
-      return undefined;
-    }
+  if (cursor !== undefined && cursor !== null && cursor !== '') {
+    throw unreadable(`meta.paging.nextCursor is not a string (${typeof cursor})`);
   }
-  return undefined;
+  // Some answers carry the cursor only in links.next; its host cannot be trusted, its cursor can.
+  const next = document.links?.next as unknown;
+  if (next === undefined || next === null || next === '') return undefined;
+  if (typeof next !== 'string') throw unreadable(`links.next is not a string (${typeof next})`);
+  let fromLink: string | null;
+  try {
+    fromLink = new URL(next, 'https://placeholder.invalid').searchParams.get('cursor');
+  } catch {
+    throw unreadable('links.next is not a URL');
+  }
+  if (!fromLink) throw unreadable('links.next has no cursor parameter');
+  return fromLink;
 }
 
 function toQueryString(query: Query): string {

@@ -114,6 +114,54 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(2);
   });
 
+  it('counts time lost to failed attempts against the run-wide budget', async () => {
+    // Every attempt hangs until its timeout: the waits alone are short, the attempts are not.
+    const clock = virtualClock();
+    const fetch = fakeFetch(async () => {
+      await clock.sleep(10_000);
+      throw new Error('socket hang up');
+    });
+    const t = new HttpTransport({
+      fetch,
+      ...clock,
+      random: () => 0.5,
+      baseBackoffMs: 100,
+      maxAttempts: 100,
+      retryBudgetMs: 45_000,
+    });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain("run's retry budget (retryBudgetSeconds = 45 s) is spent");
+    expect(fetch.calls).toHaveLength(5);
+  });
+
+  it("names Apple's error code and detail when it gives up on 429s", async () => {
+    const fetch = fakeFetch(() => ({
+      status: 429,
+      headers: { 'retry-after': '600' },
+      body: { errors: [{ status: '429', code: 'RATE_LIMIT_EXCEEDED', detail: 'Slow down' }] },
+    }));
+    const { t } = transport(fetch, { maxRequestRetryWaitMs: 60_000 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain('429 rate limited (RATE_LIMIT_EXCEEDED: Slow down)');
+  });
+
+  it('does not retry a body that cannot be made', async () => {
+    const fetch = fakeFetch(() => ({ body: {} }));
+    const { t } = transport(fetch);
+    const error = await t
+      .request({
+        ...request,
+        method: 'POST',
+        body: () => {
+          throw new Error('cannot sign');
+        },
+      })
+      .catch((e) => e);
+    expect(error.message).toBe('cannot sign');
+    expect(fetch.calls).toHaveLength(0);
+    expect(t.stats.retries).toBe(0);
+  });
+
   it('stops when one request would wait longer than its own limit', async () => {
     const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '600' } }));
     const { t } = transport(fetch, { maxRequestRetryWaitMs: 60_000 });

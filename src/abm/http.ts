@@ -31,7 +31,7 @@ export interface HttpOptions {
   maxAttempts?: number;
   /** Most time one request may spend waiting between its attempts. */
   maxRequestRetryWaitMs?: number;
-  /** Most time the whole run may spend waiting to retry, over all requests. */
+  /** Most time the whole run may lose to failed attempts and waiting to retry, over all requests. */
   retryBudgetMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
@@ -209,6 +209,7 @@ export class HttpTransport {
     let waitedMs = 0;
     for (let attempt = 1; ; attempt++) {
       let failure: TransientFailure;
+      const startedAt = this.options.now();
       try {
         const response = await this.attempt(request);
         this.pacer.onSuccess();
@@ -217,6 +218,9 @@ export class HttpTransport {
         if (!(err instanceof TransientFailure)) throw err;
         failure = err;
       }
+      // Time lost to a failed attempt counts against the run's budget as much as a wait does:
+      // a service that hangs every request must not keep a polling run going for hours.
+      this.retryBudgetLeftMs -= Math.max(0, this.options.now() - startedAt);
 
       const delay = this.retryDelay(attempt, failure);
       const what =
@@ -232,7 +236,7 @@ export class HttpTransport {
           `gave up: retrying would wait longer than the per-request limit of ${Math.round(this.options.maxRequestRetryWaitMs / 1000)} s`,
         );
       }
-      if (delay > this.retryBudgetLeftMs) {
+      if (delay > Math.max(0, this.retryBudgetLeftMs)) {
         throw this.giveUp(
           request,
           failure,
@@ -257,7 +261,8 @@ export class HttpTransport {
       this.options.maxBackoffMs,
       this.options.baseBackoffMs * 2 ** (attempt - 1),
     );
-    // Full jitter keeps retries from several requests from arriving together.
+    // Equal jitter (half the wait fixed, half random) keeps retries from several requests from
+    // arriving together without ever retrying at once.
     return Math.round(exponential / 2 + (this.options.random() * exponential) / 2);
   }
 
@@ -298,8 +303,10 @@ export class HttpTransport {
       let status: number;
       let text: string;
       let headers: HttpResponse['headers'];
+      // Outside the network error handling: a body that cannot be made (a client assertion that
+      // cannot be signed) is not something a retry fixes.
+      const body = typeof request.body === 'function' ? await request.body() : request.body;
       try {
-        const body = typeof request.body === 'function' ? await request.body() : request.body;
         const response = await this.options.fetch(request.url, {
           method: request.method ?? 'GET',
           headers: {
@@ -330,14 +337,21 @@ export class HttpTransport {
         `${request.endpoint} answered ${status}`,
       );
 
+      const json = parseJson(text);
       if (status === 429) {
         this.stats.throttled += 1;
         const retryAfterMs = parseRetryAfter(headers.get('retry-after'), this.options.now());
-        this.pacer.onThrottled(retryAfterMs ?? this.options.baseBackoffMs);
-        throw new TransientFailure('rate limited', 429, retryAfterMs);
+        // The pause holds every request, so it may not outlast what is left of the run's budget.
+        this.pacer.onThrottled(
+          Math.min(retryAfterMs ?? this.options.baseBackoffMs, Math.max(0, this.retryBudgetLeftMs)),
+        );
+        throw new TransientFailure(
+          `rate limited (${describeErrorBody({ json, text })})`,
+          429,
+          retryAfterMs,
+        );
       }
 
-      const json = parseJson(text);
       if (isRetryableStatus(status)) {
         throw new TransientFailure(
           describeErrorBody({ json, text }),

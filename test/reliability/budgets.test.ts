@@ -129,7 +129,7 @@ describe('bounded waits', () => {
     expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
     expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '429': 1 });
     expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
-      /429 rate limited; gave up: retrying would wait longer than the per-request limit of 300 s/,
+      /429 rate limited \(RATE_LIMIT_EXCEEDED: [^)]+\); gave up: retrying would wait longer than the per-request limit of 300 s/,
     );
     expect(ofType(graph.entities, Types.MDM_SERVER)).toHaveLength(4);
   });
