@@ -140,6 +140,29 @@ describe('parseConfig', () => {
     });
   });
 
+  describe('a key pasted into the wrong field', () => {
+    const keyLines = key.pkcs8
+      .split('\n')
+      .filter((line) => line.length > 20 && !line.startsWith('-----'));
+    it.each([
+      ['clientId', { clientId: key.pkcs8 }],
+      ['keyId', { keyId: key.pkcs8 }],
+      ['keyId (one line, \\n escaped)', { keyId: key.pkcs8.replace(/\n/g, '\\n') }],
+      ['apiBaseUrl', { apiBaseUrl: key.pkcs8 }],
+      ['tokenUrl', { tokenUrl: `http://example.com/${keyLines[0]}` }],
+      ['retryBudgetSeconds', { retryBudgetSeconds: keyLines.join('') }],
+    ])('is never echoed: %s', (_, overrides) => {
+      const { message } = errorOf(overrides as Partial<IntegrationConfig>);
+      expect(message).toContain('not shown');
+      expect(message).not.toContain('-----BEGIN');
+      for (const line of keyLines) expect(message).not.toContain(line);
+    });
+
+    it('still quotes an ordinary wrong value, so the user can see it', () => {
+      expect(errorOf({ keyId: 'BUSINESSAPI.123' }).message).toContain('"BUSINESSAPI.123"');
+    });
+  });
+
   describe('URL overrides', () => {
     it('accepts https anywhere and http on loopback hosts, and strips /v1', () => {
       expect(

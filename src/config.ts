@@ -6,6 +6,7 @@ import {
 } from '@jupiterone/integration-sdk-core';
 
 import { loadPrivateKey } from './abm/key';
+import { redactSecrets } from './abm/redact';
 
 /**
  * The instance configuration, as entered in the integrations UI or loaded from
@@ -117,6 +118,23 @@ function required(config: Partial<IntegrationConfig>, field: 'clientId' | 'keyId
   return stripQuotes(value);
 }
 
+/** Longest value an error message repeats; configuration values are all much shorter. */
+const MAX_SHOWN_LENGTH = 100;
+/** Text that looks like key material: a PEM armour line, or a long unbroken run of base64. */
+const KEY_MATERIAL = /-----|PRIVATE KEY|[A-Za-z0-9+/=]{60,}/;
+
+/**
+ * A configuration value as an error message may show it: quoted, unless it
+ * looks like key material or is far too long to be what the field expects
+ * (a key pasted into the wrong field must not reach a log or the UI).
+ */
+function shown(value: string): string {
+  if (value.length > MAX_SHOWN_LENGTH || KEY_MATERIAL.test(value)) {
+    return `(a value of ${value.length} characters, not shown because it looks like key material or is far too long: was the private key pasted into this field?)`;
+  }
+  return `"${redactSecrets(value)}"`;
+}
+
 function stripQuotes(value: string): string {
   const match = /^(['"])(.*)\1$/s.exec(value);
   return match ? match[2].trim() : value;
@@ -135,18 +153,18 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
     url = new URL(value);
   } catch {
     throw new IntegrationValidationError(
-      `${describeField(field)} is not a valid URL: "${value}". Expected an absolute URL such as https://api-business.apple.com.`,
+      `${describeField(field)} is not a valid URL: ${shown(value)}. Expected an absolute URL such as https://api-business.apple.com.`,
     );
   }
   if (url.protocol === 'https:') return url;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
   if (url.protocol === 'http:') {
     throw new IntegrationValidationError(
-      `${describeField(field)} must use https: "${value}" would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
+      `${describeField(field)} must use https: ${shown(value)} would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
     );
   }
   throw new IntegrationValidationError(
-    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in "${value}".`,
+    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in ${shown(value)}.`,
   );
 }
 
@@ -154,7 +172,7 @@ function parseApiBaseUrl(value: string): string {
   const url = parseUrl('apiBaseUrl', value);
   if (url.search || url.hash) {
     throw new IntegrationValidationError(
-      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got "${value}".`,
+      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got ${shown(value)}.`,
     );
   }
   // The contract says "without /v1"; accept it anyway since it is the obvious thing to paste.
@@ -167,7 +185,7 @@ function parseRetryBudget(value: string | undefined): number {
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds <= 0) {
     throw new IntegrationValidationError(
-      `${describeField('retryBudgetSeconds')} must be a positive number of seconds, got "${value}".`,
+      `${describeField('retryBudgetSeconds')} must be a positive number of seconds, got ${shown(value)}.`,
     );
   }
   return seconds * 1000;
@@ -183,7 +201,7 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
   const match = CLIENT_ID_PATTERN.exec(clientId);
   if (!match) {
     throw new IntegrationValidationError(
-      `${describeField('clientId')} "${clientId}" is not an Apple Business Manager or Apple School Manager Client ID. Expected BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>, as shown on the API account's page.`,
+      `${describeField('clientId')} ${shown(clientId)} is not an Apple Business Manager or Apple School Manager Client ID. Expected BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>, as shown on the API account's page.`,
     );
   }
   const account = ACCOUNT_KINDS[match[1]];
@@ -191,7 +209,7 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
   const keyId = required(config, 'keyId');
   if (!KEY_ID_PATTERN.test(keyId)) {
     throw new IntegrationValidationError(
-      `${describeField('keyId')} "${keyId}" is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.`,
+      `${describeField('keyId')} ${shown(keyId)} is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.`,
     );
   }
 
