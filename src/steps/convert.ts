@@ -8,14 +8,19 @@ import {
 
 import { compact, extraProperties } from './values';
 
-/** A converter's answer: an entity, or why the record was skipped. */
-export type Conversion = { entity: Entity } | { skipped: string };
+/**
+ * A converter's answer: an entity, or why the record was skipped. `dropped`
+ * names attributes Apple added that were left off the entity because they do
+ * not fit its class schema (the record itself is kept).
+ */
+export type Conversion = { entity: Entity; dropped?: string[] } | { skipped: string };
 
 interface ResourceEntityInput {
   resource: Record<string, unknown>;
   attributes: Record<string, unknown>;
   /** Attribute names the converter maps itself; the rest are carried over as they come. */
   knownAttributes: ReadonlySet<string>;
+  /** The converter's properties: a fresh object this function may add to. */
   properties: Record<string, unknown>;
   metadata: { _type: string; _class: string[]; _key: string };
   /** Names the record in a skip reason, e.g. "device". */
@@ -25,35 +30,54 @@ interface ResourceEntityInput {
 /**
  * Builds the entity for one API resource: the converter's properties, then
  * any attribute Apple added since, validated against the class schema by the
- * SDK. A record that still does not fit is skipped with the reason.
+ * SDK. An added attribute that does not fit the schema (say a new `platform`
+ * that is not one of the class's values) is left off rather than costing the
+ * record; a record whose own properties do not fit is skipped with the reason.
+ * Any other error is a bug and is thrown.
  */
 export function resourceEntity(input: ResourceEntityInput): Conversion {
   const { properties, metadata } = input;
   const extras = extraProperties(input.attributes, input.knownAttributes, properties);
+  const rawData = [{ name: 'default', rawData: rawSource(input.resource) }];
+  let extraNames: string[] | undefined;
+  for (const name in extras) (extraNames ??= []).push(name);
+
+  if (extraNames) {
+    try {
+      // `properties` first: V8 clones the first spread of a literal on a fast path. The extras
+      // never share a name with a property, so the order does not change the result.
+      return { entity: create({ ...properties, ...extras, ...metadata, _rawData: rawData }) };
+    } catch (err) {
+      if (!isSchemaError(err)) throw err;
+    }
+  }
+  // No extras (the usual case), or they did not fit: the properties object becomes the entity's
+  // `assign` as it is, saving a copy of some forty properties per record.
+  const assign = Object.assign(properties, metadata, { _rawData: rawData });
   try {
-    const entity = createIntegrationEntity({
-      entityData: {
-        // Raw data goes in through `assign`, not `source`: the SDK copies schema-named fields of
-        // `source` (here `id`) into a fresh object and spreads `assign` over it, which drops V8
-        // off its fast object-cloning path and leaves a slow dictionary-mode entity (~60 us per
-        // entity, and slower validation and JSON writing after). The entity is the same.
-        source: {},
-        // `properties` first: V8 clones the first spread of a literal on a fast path. The
-        // extras never share a name with a property, so the order does not change the result.
-        assign: {
-          ...properties,
-          ...extras,
-          ...metadata,
-          _rawData: [{ name: 'default', rawData: rawSource(input.resource) }],
-        },
-      },
-    });
-    return { entity };
+    const entity = create(assign);
+    return extraNames ? { entity, dropped: extraNames } : { entity };
   } catch (err) {
+    if (!isSchemaError(err)) throw err;
     return {
       skipped: `the ${input.what} does not fit the ${metadata._class[0]} schema: ${shorten(err)}`,
     };
   }
+}
+
+type EntityAssign = Parameters<typeof createIntegrationEntity>[0]['entityData']['assign'];
+
+function create(assign: Record<string, unknown>): Entity {
+  // Raw data goes in through `assign`, not `source`: the SDK copies schema-named fields of
+  // `source` (here `id`) into a fresh object and spreads `assign` over it, which drops V8 off its
+  // fast object-cloning path and leaves a slow dictionary-mode entity (~60 us per entity, and
+  // slower validation and JSON writing after). The entity is the same.
+  return createIntegrationEntity({ entityData: { source: {}, assign: assign as EntityAssign } });
+}
+
+/** The error the SDK's schema validation throws (data-model's validateEntityWithSchema). */
+function isSchemaError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('Entity fails to validate as class');
 }
 
 /**

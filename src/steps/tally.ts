@@ -32,13 +32,28 @@ export class SkipTally {
     return this.reasons.get(reason)?.count ?? 0;
   }
 
-  /** Logs and publishes one warning per reason; `what` names the records, e.g. "devices". */
-  report(logger: IntegrationLogger, what: string): void {
+  /**
+   * Logs and publishes one warning per reason; `what` names the records, e.g.
+   * "devices", and `outcome` what happened to them.
+   */
+  report(
+    logger: IntegrationLogger,
+    what: string,
+    outcome: 'left out' | 'kept without some attributes' = 'left out',
+  ): void {
     for (const [reason, { count, examples }] of this.reasons) {
       const sample = examples.length > 0 ? ` (for example: ${examples.join(', ')})` : '';
-      const description = `${count} ${what} left out: ${reason}${sample}.`;
+      const description = `${count} ${what} ${outcome}: ${reason}${sample}.`;
       logger.warn({ reason, count, examples }, description);
-      logger.publishEvent({ name: 'skipped_records', description });
+      logger.publishEvent({
+        name: outcome === 'left out' ? 'skipped_records' : 'partial_records',
+        description,
+      });
     }
   }
+}
+
+/** The warning for records kept without attributes Apple added that do not fit their class. */
+export function droppedReason(names: string[]): string {
+  return `attributes Apple added that do not fit the entity's schema were left off (${names.join(', ')})`;
 }

@@ -4,7 +4,7 @@ import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { hasRelationship } from '../convert';
 import { DataKeys, Entities, organizationKey, Relationships, Steps } from '../constants';
-import { SkipTally } from '../tally';
+import { droppedReason, SkipTally } from '../tally';
 import { convertOrgDevice } from './converter';
 
 /** Least time between two progress lines, so a million-device walk logs a readable trickle. */
@@ -24,6 +24,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     const client = run.getClient(logger);
     const orgKey = organizationKey(run.config.clientId);
     const skipped = new SkipTally();
+    const trimmed = new SkipTally();
     let collected = 0;
     let lastProgressAt = 0;
 
@@ -38,6 +39,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         const { entity } = result;
+        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.serial));
         // The local runtime answers hasKey at once; awaiting only a real promise spares the loop
         // a microtask turn per device.
         let seen: boolean | Promise<boolean> = keysInPage.has(entity._key);
@@ -69,6 +71,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     }
 
     skipped.report(logger, 'devices');
+    trimmed.report(logger, 'devices', 'kept without some attributes');
     await jobState.setData(DataKeys.DEVICE_COUNT, collected);
     logger.info({ devices: collected, skipped: skipped.total }, `Collected ${collected} devices.`);
   },

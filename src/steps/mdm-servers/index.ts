@@ -4,7 +4,7 @@ import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { DataKeys, Entities, organizationKey, Relationships, Steps } from '../constants';
 import { hasRelationship } from '../convert';
-import { SkipTally } from '../tally';
+import { droppedReason, SkipTally } from '../tally';
 import { convertMdmServer, MdmServerSummary } from './converter';
 
 export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
@@ -20,6 +20,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
     const orgKey = organizationKey(run.config.clientId);
     const servers: MdmServerSummary[] = [];
     const skipped = new SkipTally();
+    const trimmed = new SkipTally();
 
     for await (const page of client.iterateMdmServers()) {
       for (const resource of page.items) {
@@ -29,6 +30,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         const { entity } = result;
+        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.id));
         if (await jobState.hasKey(entity._key)) {
           skipped.add('listed more than once (kept the first)', String(entity.id));
           continue;
@@ -51,6 +53,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
       }
     }
     skipped.report(logger, 'MDM servers');
+    trimmed.report(logger, 'MDM servers', 'kept without some attributes');
     await jobState.setData(DataKeys.MDM_SERVERS, servers);
     logger.info({ mdmServers: servers.length }, `Collected ${servers.length} MDM servers.`);
   },

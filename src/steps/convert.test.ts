@@ -1,0 +1,62 @@
+import { convertOrgDevice } from './devices/converter';
+import { convertMdmServer } from './mdm-servers/converter';
+
+beforeAll(() => {
+  process.env.ENABLE_GRAPH_OBJECT_SCHEMA_VALIDATION = 'true';
+});
+
+const device = (attributes: Record<string, unknown>) => ({
+  type: 'orgDevices',
+  id: 'C02XK1ZZJGH5',
+  attributes: { serialNumber: 'C02XK1ZZJGH5', status: 'ASSIGNED', ...attributes },
+});
+
+describe('attributes Apple adds later', () => {
+  it('are carried over when they fit the class schema', () => {
+    const result = convertOrgDevice(
+      device({ batteryHealth: 'GOOD', cycleCountDateTime: '2025-01-02T03:04:05Z' }),
+    );
+    expect(result).toEqual({
+      entity: expect.objectContaining({ batteryHealth: 'GOOD', cycleCountOn: 1735787045000 }),
+    });
+  });
+
+  it.each([
+    ['an enum value the Device class does not allow', { platform: 'visionOS' }, 'platform'],
+    ['a boolean property given as text', { active: 'yes' }, 'active'],
+    ['a URI property that is not one', { webLink: 'not a link' }, 'webLink'],
+  ])('are left off, keeping the record, when they do not fit: %s', (_, extra, name) => {
+    const result = convertOrgDevice(
+      device({ productFamily: 'Holo', batteryHealth: 'GOOD', ...extra }),
+    );
+    if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
+    expect(result.entity.serial).toBe('C02XK1ZZJGH5');
+    expect(result.entity).not.toHaveProperty(name);
+    // The other added attributes go with them: which one broke the schema is not known.
+    expect(result.entity).not.toHaveProperty('batteryHealth');
+    expect(result.dropped).toEqual(expect.arrayContaining([name, 'batteryHealth']));
+    // The raw data still has everything Apple sent.
+    expect(result.entity._rawData?.[0].rawData).toMatchObject({ attributes: extra });
+  });
+
+  it('on an MDM server: a Service property of the wrong type is left off, the server kept', () => {
+    const result = convertMdmServer({
+      type: 'mdmServers',
+      id: '1F2E3D4C5B6A79881F2E3D4C5B6A7988',
+      attributes: { serverName: 'Jamf', serverType: 'MDM', trusted: 'very' },
+    });
+    if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
+    expect(result.entity.name).toBe('Jamf');
+    expect(result.entity).not.toHaveProperty('trusted');
+    expect(result.dropped).toEqual(['trusted']);
+  });
+
+  it('a record whose own properties cannot fit is still skipped with the reason', () => {
+    const result = convertOrgDevice({
+      type: 'orgDevices',
+      id: 'bad serial with spaces',
+      attributes: {},
+    });
+    expect(result).toEqual({ skipped: expect.stringContaining('serial number') });
+  });
+});
