@@ -49,10 +49,18 @@ export function deviceStatus(assignmentStatus: string | undefined, releasedOn: n
   return assignmentStatus === undefined ? 'unknown' : 'other';
 }
 
+/** Every MAC address of the device, lower case, each once. */
 function macAddresses(...values: Array<string | string[] | undefined>): string[] | undefined {
-  const all = values.flat().filter((v): v is string => v !== undefined);
-  const normalized = [...new Set(all.map((v) => v.toLowerCase()))];
-  return normalized.length > 0 ? normalized : undefined;
+  let all: string[] | undefined;
+  for (const value of values) {
+    if (value === undefined) continue;
+    for (const address of typeof value === 'string' ? [value] : value) {
+      const lower = address.toLowerCase();
+      if (!all) all = [lower];
+      else if (!all.includes(lower)) all.push(lower);
+    }
+  }
+  return all;
 }
 
 /**
