@@ -192,6 +192,17 @@ describe('parseConfig', () => {
     });
   });
 
+  it('reads checkReleasedDevices as a boolean or its text, off by default', () => {
+    expect(parseConfig(config()).checkReleasedDevices).toBe(false);
+    expect(parseConfig(config({ checkReleasedDevices: true })).checkReleasedDevices).toBe(true);
+    expect(parseConfig(config({ checkReleasedDevices: 'TRUE ' })).checkReleasedDevices).toBe(true);
+    expect(parseConfig(config({ checkReleasedDevices: 'false' })).checkReleasedDevices).toBe(false);
+    expect(parseConfig(config({ checkReleasedDevices: '' })).checkReleasedDevices).toBe(false);
+    expect(errorOf({ checkReleasedDevices: 'yes please' }).message).toContain(
+      'checkReleasedDevices (CHECK_RELEASED_DEVICES) must be true or false, got "yes please"',
+    );
+  });
+
   it('reads the retry budget and refuses nonsense', () => {
     expect(parseConfig(config({ retryBudgetSeconds: '60' })).retryBudgetMs).toBe(60_000);
     expect(errorOf({ retryBudgetSeconds: 'soon' }).message).toContain('retryBudgetSeconds');

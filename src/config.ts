@@ -28,6 +28,12 @@ export interface IntegrationConfig extends IntegrationInstanceConfig {
   adminId?: string;
   /** Upper bound, in seconds, on the time one run may spend waiting to retry. */
   retryBudgetSeconds?: string;
+  /**
+   * Look up every device the list shows as UNASSIGNED on its own, to learn
+   * whether and when it was released from the organization (the list does not
+   * say). One request per such device; off by default.
+   */
+  checkReleasedDevices?: boolean | string;
 }
 
 export const instanceConfigFields: IntegrationInstanceConfigFieldMap<IntegrationConfig> = {
@@ -43,6 +49,7 @@ export const instanceConfigFields: IntegrationInstanceConfigFieldMap<Integration
   organizationAddress: { type: 'string', optional: true },
   adminId: { type: 'string', optional: true },
   retryBudgetSeconds: { type: 'string', optional: true },
+  checkReleasedDevices: { type: 'boolean', optional: true },
 };
 
 export type AccountKind = 'business' | 'school';
@@ -68,6 +75,7 @@ export interface AbmConfig {
   tokenUrl: string;
   organization: OrganizationDetails;
   retryBudgetMs: number;
+  checkReleasedDevices: boolean;
 }
 
 export const DEFAULT_TOKEN_URL = 'https://account.apple.com/auth/oauth2/token';
@@ -96,6 +104,7 @@ const FIELD_ENV: Record<keyof IntegrationConfig & string, string> = {
   organizationAddress: 'ORGANIZATION_ADDRESS',
   adminId: 'ADMIN_ID',
   retryBudgetSeconds: 'RETRY_BUDGET_SECONDS',
+  checkReleasedDevices: 'CHECK_RELEASED_DEVICES',
 };
 
 function describeField(field: keyof IntegrationConfig & string): string {
@@ -180,6 +189,16 @@ function parseApiBaseUrl(value: string): string {
   return `${url.origin}${path}`;
 }
 
+function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
+  if (value === undefined || value === null || typeof value === 'boolean') return value === true;
+  const text = String(value).trim().toLowerCase();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  throw new IntegrationValidationError(
+    `${describeField(field)} must be true or false, got ${shown(String(value))}.`,
+  );
+}
+
 function parseRetryBudget(value: string | undefined): number {
   if (value === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
   const seconds = Number(value);
@@ -237,5 +256,6 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
       adminId: cleanString(config.adminId),
     },
     retryBudgetMs: parseRetryBudget(cleanString(config.retryBudgetSeconds)),
+    checkReleasedDevices: parseFlag('checkReleasedDevices', config.checkReleasedDevices),
   };
 }

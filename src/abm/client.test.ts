@@ -204,6 +204,42 @@ describe('AbmClient paging', () => {
   });
 });
 
+describe('AbmClient single device', () => {
+  it('gets one device with every attribute, and undefined when Apple answers 404', async () => {
+    const { fetch, client: c } = client((url) => {
+      if (url.pathname === '/v1/orgDevices/GONE') {
+        return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
+      }
+      return {
+        body: {
+          data: {
+            type: 'orgDevices',
+            id: 'C02X',
+            attributes: { releasedFromOrgDateTime: '2024-01-02T03:04:05Z' },
+          },
+        },
+      };
+    });
+    expect((await c.getOrgDevice('C02X'))?.attributes).toEqual({
+      releasedFromOrgDateTime: '2024-01-02T03:04:05Z',
+    });
+    expect(await c.getOrgDevice('GONE')).toBeUndefined();
+    const urls = fetch.calls.filter((call) => call.url.pathname.startsWith('/v1/'));
+    // No fieldset: the single-device GET gives every attribute by default.
+    expect(urls.map((call) => call.url.search)).toEqual(['', '']);
+  });
+
+  it('refuses an answer without a data object, and passes other errors on', async () => {
+    const { client: c } = client((url) =>
+      url.pathname === '/v1/orgDevices/EMPTY'
+        ? { body: { data: [] } }
+        : { status: 403, body: { errors: [{ status: '403', code: 'FORBIDDEN' }] } },
+    );
+    await expect(c.getOrgDevice('EMPTY')).rejects.toThrow(/not a JSON:API resource/);
+    await expect(c.getOrgDevice('OTHER')).rejects.toThrow(/403 FORBIDDEN/);
+  });
+});
+
 describe('AbmClient authorization', () => {
   it('renews the token once on 401 and carries on', async () => {
     const pages = pagedDevices(10, 1000);

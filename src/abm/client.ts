@@ -95,6 +95,32 @@ export class AbmClient {
   }
 
   /**
+   * One device as the single-device GET gives it: every attribute, including
+   * `releasedFromOrgDateTime`, which the list never carries. Undefined when
+   * Apple answers 404 (the device is no longer the organization's).
+   */
+  async getOrgDevice(serial: string): Promise<OrgDevice | undefined> {
+    const path = `/orgDevices/${encodeURIComponent(serial)}`;
+    const endpoint = `GET /v1${path}`;
+    let json: unknown;
+    try {
+      json = await this.getJson(endpoint, path);
+    } catch (err) {
+      if (err instanceof IntegrationProviderAPIError && err.status === 404) return undefined;
+      throw err;
+    }
+    const data = (json as { data?: unknown } | undefined)?.data;
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      throw new IntegrationProviderAPIError({
+        endpoint,
+        status: 200,
+        statusText: 'the answer is not a JSON:API resource (no "data" object)',
+      });
+    }
+    return data as OrgDevice;
+  }
+
+  /**
    * MDM servers with every attribute the API has: no sparse fieldset, so
    * attributes of newer API versions come along without being asked for.
    */

@@ -28,6 +28,7 @@ const HOSTILE_ENV_FILE = [
   'ORGANIZATION_ADDRESS=Leaked Street 1',
   'ADMIN_ID=leaked-admin',
   'RETRY_BUDGET_SECONDS=not-a-number',
+  'CHECK_RELEASED_DEVICES=true',
   'LOG_LEVEL=trace',
   '',
 ].join('\n');
@@ -172,8 +173,13 @@ describe('npm run demo', () => {
       .map(([field]) => envNameOf(field))
       .filter((name) => !(name in given));
     expect(Object.keys(blanks).sort()).toEqual(optional.sort());
-    expect(Object.values(blanks).every((value) => value === '')).toBe(true);
-    expect(blanks).toMatchObject({ ORGANIZATION_NAME: '', ADMIN_ID: '', RETRY_BUDGET_SECONDS: '' });
+    // Booleans are read strictly by the SDK, so they are set false rather than empty.
+    expect(blanks).toMatchObject({
+      ORGANIZATION_NAME: '',
+      ADMIN_ID: '',
+      RETRY_BUDGET_SECONDS: '',
+      CHECK_RELEASED_DEVICES: 'false',
+    });
     expect(envNameOf('apiBaseUrl')).toBe('API_BASE_URL');
   });
 

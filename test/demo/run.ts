@@ -65,7 +65,8 @@ export function blankOptionalSettings(given: Record<string, string>): Record<str
   const blanks: Record<string, string> = {};
   for (const [field, spec] of Object.entries(instanceConfigFields)) {
     const name = envNameOf(field);
-    if (spec.optional && !(name in given)) blanks[name] = '';
+    // The SDK reads a boolean field strictly (true or false); an empty value would be refused.
+    if (spec.optional && !(name in given)) blanks[name] = spec.type === 'boolean' ? 'false' : '';
   }
   return blanks;
 }

@@ -78,15 +78,20 @@ function expectedServer(server: MdmServerResource) {
   };
 }
 
-/** What the graph must hold for one device, read straight off the sandbox's record. */
-function expectedDevice(device: OrgDeviceResource) {
+/**
+ * What the graph must hold for one device, read straight off the sandbox's record. With
+ * `checkReleased` (CHECK_RELEASED_DEVICES), the release date the single-device GET gives is
+ * added to the device's attributes before conversion.
+ */
+function expectedDevice(device: OrgDeviceResource, checkReleased = false) {
   const a = device.attributes;
   const serial = a.serialNumber;
   const wifi = single(a.wifiMacAddress);
   const ethernet = list(a.ethernetMacAddress);
   const macs = [...new Set([...asArray(wifi), ...asArray(ethernet)].map((m) => m.toLowerCase()))];
   // The list never serves the single-device-only attribute; everything else comes as it is.
-  const { releasedFromOrgDateTime: _singleDeviceOnly, ...listed } = a;
+  const { releasedFromOrgDateTime, ...listed } = a;
+  const releasedOn = checkReleased ? time(releasedFromOrgDateTime) : undefined;
   return {
     _key: `${DEVICE}:${serial}`,
     _type: DEVICE,
@@ -94,7 +99,12 @@ function expectedDevice(device: OrgDeviceResource) {
     _rawData: [
       {
         name: 'default',
-        rawData: { type: 'orgDevices', id: device.id, attributes: listed, links: device.links },
+        rawData: {
+          type: 'orgDevices',
+          id: device.id,
+          attributes: releasedOn === undefined ? listed : { ...listed, releasedFromOrgDateTime },
+          links: device.links,
+        },
       },
     ],
     id: serial,
@@ -110,8 +120,11 @@ function expectedDevice(device: OrgDeviceResource) {
     hardwareModel: a.productType,
     hardwareSerial: serial,
     platform: FAMILY[a.productFamily].platform,
-    status: a.status === 'ASSIGNED' ? 'assigned' : 'ready',
+    status:
+      releasedOn !== undefined ? 'decommissioned' : a.status === 'ASSIGNED' ? 'assigned' : 'ready',
     assignmentStatus: a.status,
+    releasedFromOrgOn: releasedOn,
+    active: releasedOn === undefined ? undefined : false,
     deviceFamily: a.productFamily,
     productType: a.productType,
     deviceCapacity: a.deviceCapacity,
@@ -271,6 +284,43 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
     for (const counts of Object.values(stats.pagesServed)) {
       for (const count of Object.values(counts)) expect(count).toBe(1);
     }
+    expect(stats.maxInFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('with CHECK_RELEASED_DEVICES, looks up the unassigned devices and marks the released ones', async () => {
+    const account = kind === 'business' ? sandbox.credentials : sandbox.schoolCredentials;
+    sandbox.resetStats();
+    const graph = await collectFromSandbox(sandbox, {
+      account,
+      env: { CHECK_RELEASED_DEVICES: 'true' },
+    });
+    expect(graph.error).toBeUndefined();
+    expect(graph.summary?.metadata.partialDatasets.types).toEqual([]);
+
+    const { fleet } = sandbox;
+    const devices = new Map(
+      graph.entities.filter((e) => e._type === DEVICE).map((d) => [d._key, d]),
+    );
+    expect(devices.size).toBe(fleet.deviceCount);
+    let released = 0;
+    let unassigned = 0;
+    for (let i = 0; i < fleet.deviceCount; i++) {
+      const device = fleet.device(i);
+      const expected = expectedDevice(device, true);
+      expectExactly(devices.get(expected._key), expected);
+      if (fleet.isReleased(i)) released += 1;
+      if (device.attributes.status === 'UNASSIGNED') unassigned += 1;
+    }
+    expect(released).toBeGreaterThan(0);
+    expect([...devices.values()].filter((d) => d.status === 'decommissioned')).toHaveLength(
+      released,
+    );
+
+    // One single-device GET per device the list shows as UNASSIGNED, and no other extra request.
+    const stats = sandbox.stats();
+    expect(stats.byEndpoint['orgDevices.get']).toEqual({ '200': unassigned });
+    expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': Math.ceil(DEVICES / 1000) });
+    expect(stats.tokensIssued).toBe(1);
     expect(stats.maxInFlight).toBeLessThanOrEqual(4);
   });
 });

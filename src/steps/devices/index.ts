@@ -6,6 +6,9 @@ import { hasRelationship } from '../convert';
 import { DataKeys, Entities, organizationKey, Relationships, Steps } from '../constants';
 import { droppedReason, SkipTally } from '../tally';
 import { convertOrgDevice } from './converter';
+import { AbmClient } from '../../abm/client';
+import { OrgDevice } from '../../abm/types';
+import { isRecord } from '../values';
 
 /** Least time between two progress lines, so a million-device walk logs a readable trickle. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -26,9 +29,14 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     const skipped = new SkipTally();
     const trimmed = new SkipTally();
     let collected = 0;
+    let released = 0;
     let lastProgressAt = 0;
+    const { checkReleasedDevices } = run.config;
 
     for await (const page of client.iterateOrgDevices()) {
+      if (checkReleasedDevices) {
+        released += await addReleaseDates(client, page.items, trimmed);
+      }
       const entities: Entity[] = [];
       const relationships: Relationship[] = [];
       const keysInPage = new Set<string>();
@@ -73,6 +81,60 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     skipped.report(logger, 'devices');
     trimmed.report(logger, 'devices', 'kept without some attributes');
     await jobState.setData(DataKeys.DEVICE_COUNT, collected);
-    logger.info({ devices: collected, skipped: skipped.total }, `Collected ${collected} devices.`);
+    const ofWhich = checkReleasedDevices ? ` (${released} released from the organization)` : '';
+    logger.info(
+      {
+        devices: collected,
+        released: checkReleasedDevices ? released : undefined,
+        skipped: skipped.total,
+      },
+      `Collected ${collected} devices${ofWhich}.`,
+    );
   },
 };
+
+export const RELEASE_UNKNOWN_REASON =
+  'Apple had no details for them (404 on the single-device GET), so whether they were released is unknown';
+
+/**
+ * Fills in `releasedFromOrgDateTime`, which only the single-device GET gives,
+ * for every device of the page that the list shows as UNASSIGNED (a released
+ * device is never assigned). The lookups share the client's pace and in-flight
+ * cap; a lookup that fails after its retries fails the step, so no device is
+ * reported "not released" for want of an answer. Answers the number of
+ * released devices found.
+ */
+async function addReleaseDates(
+  client: AbmClient,
+  items: OrgDevice[],
+  unknown: SkipTally,
+): Promise<number> {
+  const unassigned = items.filter(
+    (item): item is OrgDevice & { attributes: Record<string, unknown> } =>
+      isRecord(item) &&
+      isRecord(item.attributes) &&
+      item.attributes.status === 'UNASSIGNED' &&
+      typeof item.id === 'string' &&
+      item.id.length > 0,
+  );
+  const lookups = await Promise.allSettled(unassigned.map((item) => client.getOrgDevice(item.id)));
+  let released = 0;
+  lookups.forEach((lookup, i) => {
+    if (lookup.status === 'rejected') return;
+    const details = lookup.value;
+    if (!details) {
+      unknown.add(RELEASE_UNKNOWN_REASON, unassigned[i].id);
+      return;
+    }
+    const date = isRecord(details.attributes)
+      ? details.attributes.releasedFromOrgDateTime
+      : undefined;
+    if (typeof date === 'string' && date.length > 0) {
+      unassigned[i].attributes.releasedFromOrgDateTime = date;
+      released += 1;
+    }
+  });
+  const failed = lookups.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (failed) throw failed.reason;
+  return released;
+}
