@@ -7,12 +7,21 @@ import {
 import { AbmClient } from './abm/client';
 import { HttpOptions } from './abm/http';
 import { AbmConfig, IntegrationConfig, parseConfig } from './config';
+import { ServerDeviceIdPrefetch } from './steps/assignments/prefetch';
 
 /** Knobs for tests and the benchmark; a production run uses the defaults. */
 export interface CollectorOptions {
   http?: HttpOptions;
   now?: () => number;
+  /**
+   * Pages of the MDM servers' device id lists fetched during the device walk
+   * (see ServerDeviceIdPrefetch); 0 fetches them only in the assignments step.
+   */
+  prefetchIdPages?: number;
 }
+
+/** Id pages fetched ahead by default: about 100,000 ids, a few MB, whatever the fleet. */
+export const DEFAULT_PREFETCH_ID_PAGES = 100;
 
 /**
  * What one run shares between `validateInvocation` and every step: the parsed
@@ -24,6 +33,7 @@ export interface CollectorOptions {
 export class CollectorRun {
   private parsed?: AbmConfig;
   private client?: AbmClient;
+  private prefetch?: ServerDeviceIdPrefetch;
 
   constructor(
     private readonly rawConfig: Partial<IntegrationConfig>,
@@ -43,6 +53,25 @@ export class CollectorRun {
     });
     if (logger) this.client.setLogger(logger);
     return this.client;
+  }
+
+  /**
+   * Starts fetching the servers' device id lists for the assignments step,
+   * which cannot run before the device walk ends but need not wait for the
+   * network after it.
+   */
+  prefetchServerDeviceIds(serverIds: string[], logger?: IntegrationLogger): void {
+    const pages = this.options.prefetchIdPages ?? DEFAULT_PREFETCH_ID_PAGES;
+    if (pages <= 0 || this.prefetch) return;
+    this.prefetch = new ServerDeviceIdPrefetch(this.getClient(logger), serverIds, pages);
+  }
+
+  /** The id lists fetched ahead, if any; stops fetching ahead. */
+  async takeServerDeviceIds(): Promise<ServerDeviceIdPrefetch | undefined> {
+    const prefetch = this.prefetch;
+    this.prefetch = undefined;
+    await prefetch?.stop();
+    return prefetch;
   }
 }
 

@@ -82,8 +82,12 @@ export async function startRecordedRun(name: string, directory: string): Promise
       apiBaseUrl: sandbox.apiBaseUrl,
       tokenUrl: sandbox.tokenUrl,
     },
-    // The testing package is typed for the base config; ours is a subtype.
-    invocationConfig: createInvocationConfig() as unknown as IntegrationInvocationConfig,
+    // The testing package is typed for the base config; ours is a subtype. Steps run one at a
+    // time here, each against its own recording, so the MDM server step does not fetch the
+    // assignments step's id pages ahead (the e2e tests and prefetch.test.ts cover that).
+    invocationConfig: createInvocationConfig({
+      prefetchIdPages: 0,
+    }) as unknown as IntegrationInvocationConfig,
     async stop() {
       await recording.stop();
       await sandbox.stop();

@@ -6,7 +6,8 @@ import {
   Relationship,
 } from '@jupiterone/integration-sdk-core';
 
-import { AbmClient } from '../../abm/client';
+import { Page } from '../../abm/client';
+import { ResourceIdentifier } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { hasRelationship } from '../convert';
@@ -31,7 +32,9 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
   dependsOn: [Steps.MDM_SERVERS, Steps.DEVICES],
   async executionHandler(context) {
     const { jobState, logger } = context;
-    const client = getRun(context).getClient(logger);
+    const run = getRun(context);
+    const client = run.getClient(logger);
+    const prefetched = await run.takeServerDeviceIds();
     const servers = await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS);
     const devices = await jobState.getData<number>(DataKeys.DEVICE_COUNT);
     if (servers === undefined || devices === undefined) {
@@ -46,7 +49,15 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
     const skipped = new SkipTally();
 
     const results = await Promise.allSettled(
-      servers.map((server) => linkServerDevices(client, jobState, logger, server, skipped)),
+      servers.map((server) =>
+        linkServerDevices(
+          prefetched ? prefetched.walk(server.id) : client.iterateServerDeviceIds(server.id),
+          jobState,
+          logger,
+          server,
+          skipped,
+        ),
+      ),
     );
     skipped.report(logger, 'MDM server assignments');
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -98,7 +109,7 @@ function logCollectionSummary(
 }
 
 async function linkServerDevices(
-  client: AbmClient,
+  pages: AsyncIterable<Page<ResourceIdentifier<'orgDevices'>>>,
   jobState: JobState,
   logger: IntegrationLogger,
   server: MdmServerSummary,
@@ -106,7 +117,7 @@ async function linkServerDevices(
 ): Promise<number> {
   let linked = 0;
   try {
-    for await (const page of client.iterateServerDeviceIds(server.id)) {
+    for await (const page of pages) {
       const relationships: Relationship[] = [];
       const keysInPage = new Set<string>();
       for (const item of page.items) {

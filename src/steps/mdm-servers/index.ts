@@ -55,6 +55,11 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
     skipped.report(logger, 'MDM servers');
     trimmed.report(logger, 'MDM servers', 'kept without some attributes');
     await jobState.setData(DataKeys.MDM_SERVERS, servers);
+    // The assignments step must wait for the device walk; its id pages can be fetched meanwhile.
+    run.prefetchServerDeviceIds(
+      servers.map((s) => s.id),
+      logger,
+    );
     logger.info({ mdmServers: servers.length }, `Collected ${servers.length} MDM servers.`);
   },
 };
