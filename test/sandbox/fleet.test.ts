@@ -1,5 +1,7 @@
+import fc from 'fast-check';
+
 import { CursorCodec } from './cursor';
-import { GeneratedFleet } from './fleet';
+import { GeneratedFleet, iso } from './fleet';
 import { startSandbox } from './index';
 import { apiGet, getToken } from './helpers';
 
@@ -176,5 +178,21 @@ describe('fleet', () => {
     } finally {
       await sandbox.stop();
     }
+  });
+});
+
+describe('iso', () => {
+  it('formats every time the fleet uses exactly as Date.toISOString does', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1970, 0, 1), max: Date.UTC(2099, 11, 31, 23, 59, 59, 999) }),
+        fc.boolean(),
+        (time, withMillis) => {
+          const text = new Date(time).toISOString();
+          expect(iso(time, withMillis)).toBe(withMillis ? text : `${text.slice(0, 19)}Z`);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 });
