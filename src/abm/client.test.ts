@@ -339,6 +339,20 @@ describe('AbmClient authorization', () => {
     expect(tokenCalls).toBe(4);
   });
 
+  it('stops every other walk at once after Apple refused the credentials', async () => {
+    const { fetch, client: c } = client((url) =>
+      url.pathname === '/v1/orgDevices'
+        ? { status: 401, body: { errors: [{ status: '401', code: 'UNAUTHORIZED' }] } }
+        : { body: { data: [{ type: 'orgDevices', id: 'A' }] } },
+    );
+    const first = await collect(c.iterateOrgDevices()).catch((e) => e);
+    expect(first).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    const requestsBefore = fetch.calls.length;
+    const second = await collect(c.iterateServerDeviceIds('S1')).catch((e) => e);
+    expect(second).toBe(first);
+    expect(fetch.calls).toHaveLength(requestsBefore);
+  });
+
   it('maps 403 to an authorization error that says which privilege to check', async () => {
     const { client: c } = client(() => ({
       status: 403,

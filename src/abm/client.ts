@@ -58,6 +58,8 @@ export class AbmClient {
   readonly auth: TokenProvider;
   private readonly apiBaseUrl: string;
   private logger?: TransportLogger;
+  /** The authentication error that ended the run, if Apple refused the credentials. */
+  private refusal?: IntegrationProviderAuthenticationError;
 
   constructor(options: AbmClientOptions) {
     this.transport = new HttpTransport({
@@ -220,6 +222,18 @@ export class AbmClient {
    * was ever accepted, twice in a row, is a real refusal of the credentials.
    */
   async getJson(endpoint: string, path: string, query: Query = {}): Promise<unknown> {
+    // Once Apple has refused the credentials, every other walk of the run would only be refused
+    // too, request after request: they stop at once with the same error.
+    if (this.refusal) throw this.refusal;
+    try {
+      return await this.authorizedGet(endpoint, path, query);
+    } catch (err) {
+      if (err instanceof IntegrationProviderAuthenticationError) this.refusal ??= err;
+      throw err;
+    }
+  }
+
+  private async authorizedGet(endpoint: string, path: string, query: Query): Promise<unknown> {
     const url = `${this.apiBaseUrl}/v1${path}${toQueryString(query)}`;
     let freshRefusals = 0;
     let replaced = 0;
