@@ -50,9 +50,22 @@ export async function collectFromSandbox(
   sandbox: Sandbox,
   options: CollectOptions = {},
 ): Promise<CollectedGraph> {
+  return collectWithEnv({
+    env: { ...sandboxEnv(sandbox, options.account), ...options.env },
+    collector: options.collector,
+  });
+}
+
+/**
+ * The same real collection with a configuration of the caller's own, for runs
+ * that reach no sandbox (an injected `collector.http.fetch` serving made-up
+ * answers, say). `env` holds CLIENT_ID, KEY_ID, PRIVATE_KEY and the rest.
+ */
+export async function collectWithEnv(
+  options: Omit<CollectOptions, 'account'> = {},
+): Promise<CollectedGraph> {
   const storageDirectory = await fs.mkdtemp(path.join(os.tmpdir(), 'abm-collect-'));
   const env: Record<string, string | undefined> = {
-    ...sandboxEnv(sandbox, options.account),
     JUPITERONE_INTEGRATION_STORAGE_DIRECTORY: storageDirectory,
     DISABLE_DISK_USAGE_METRIC: '1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal',

@@ -2,6 +2,7 @@ import { Entity, Relationship } from '@jupiterone/integration-sdk-core';
 
 import { HttpOptions } from '../../src/abm/http';
 import { CollectedGraph } from '../helpers/collect';
+import type { Sandbox } from '../sandbox';
 
 /** Transport knobs that keep fault tests quick: short backoff, short per-attempt timeout. */
 export const FAST_HTTP: HttpOptions = {
@@ -96,6 +97,62 @@ export function graphDifferences(
   return differences.length > limit
     ? [...differences.slice(0, limit), `... and ${differences.length - limit} more`]
     : differences;
+}
+
+/**
+ * Asserts what a run that did not throw promises the platform, whatever went
+ * wrong: a summary was written; every failed step's types are partial; every
+ * type not listed as partial holds exactly what the fault-free `baseline`
+ * holds (nothing reported complete with data missing); a partial type holds
+ * only objects of the baseline, unchanged; no relationship dangles.
+ */
+export function expectHonest(
+  graph: CollectedGraph,
+  baseline: CollectedGraph,
+  options: { origins?: string[] } = {},
+): void {
+  expect(graph.error).toBeUndefined();
+  expect(graph.summary).toBeDefined();
+  const partial = new Set(partialTypes(graph));
+  for (const step of graph.summary?.integrationStepResults ?? []) {
+    if (step.status !== 'success') {
+      for (const type of step.partialTypes)
+        expect({ step: step.id, partial: partial.has(type) }).toEqual({
+          step: step.id,
+          partial: true,
+        });
+    }
+  }
+  const typeOf = new Map<string, string>();
+  for (const object of [...baseline.entities, ...baseline.relationships]) {
+    typeOf.set(object._key, object._type);
+  }
+  const differences = graphDifferences(baseline, graph, {
+    limit: Number.MAX_SAFE_INTEGER,
+    origins: options.origins,
+  }).filter((line) => {
+    const missing = /^missing: (.*)$/.exec(line);
+    return !(missing && partial.has(typeOf.get(missing[1]) ?? ''));
+  });
+  expect(differences.slice(0, 20)).toEqual([]);
+  expect(danglingRelationships(graph)).toEqual([]);
+}
+
+/**
+ * Waits until the sandbox has had nothing in flight and no new request for
+ * `quietMs`: work a failed run left going (a step the runtime did not wait
+ * for, the id prefetch) has ended, so its statistics are final.
+ */
+export async function settled(sandbox: Sandbox, quietMs = 300, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    const { totalRequests, inFlight } = sandbox.stats();
+    if (inFlight === 0 && totalRequests === last) return;
+    if (Date.now() > deadline) throw new Error('the sandbox did not settle');
+    last = inFlight === 0 ? totalRequests : -1;
+    await new Promise((resolve) => setTimeout(resolve, quietMs));
+  }
 }
 
 export function ofType<T extends Entity | Relationship>(objects: T[], type: string): T[] {
