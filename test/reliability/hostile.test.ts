@@ -6,7 +6,16 @@
  * serves them, paged, to the real steps. Every record becomes one
  * schema-valid entity or is skipped and counted in a warning; nothing throws;
  * no key is emitted twice; no relationship dangles.
+ *
+ * Then whole runs (the real runtime, as `j1-integration collect`, with a fake
+ * fetch) over a well-formed fleet whose MDM servers' device id lists, or whose
+ * list envelopes (`data`, `meta.paging.nextCursor`, `links.next`, `total`),
+ * are hostile. Every run ends in one of three ways: the complete graph, with
+ * bad records counted in warnings; or a failed step whose types are partial
+ * while every other type is exactly complete. Never a throw out of the run,
+ * never a short list reported as complete, never a dangling relationship.
  */
+import { promises as fs } from 'fs';
 import { randomUUID } from 'crypto';
 import fc from 'fast-check';
 import { Entity, IntegrationInvocationConfig } from '@jupiterone/integration-sdk-core';
@@ -17,9 +26,19 @@ import { IntegrationConfig } from '../../src/config';
 import { ORG_DEVICE_ATTRIBUTES } from '../../src/abm/types';
 import { EntitySchemas, Steps } from '../../src/steps/constants';
 import { SkipTally } from '../../src/steps/tally';
+import { collectWithEnv, CollectedGraph } from '../helpers/collect';
 import { fakeFetch } from '../helpers/fakeFetch';
 import { generateP256 } from '../helpers/keys';
-import { Types } from './support';
+import { GeneratedFleet } from '../sandbox/fleet';
+import {
+  expectComplete,
+  expectHonest,
+  graphDifferences,
+  ofType,
+  partialTypes,
+  stepStatuses,
+  Types,
+} from './support';
 
 const KEY = generateP256();
 const instanceConfig: IntegrationConfig = {
@@ -56,6 +75,23 @@ const serial = fc.oneof(
   { weight: 1, arbitrary: hostileValue },
 );
 
+/**
+ * Attributes Apple might add under the name of a Device class property, of
+ * another type or value: left off the entity, the record kept and counted.
+ */
+const misfits = fc.record(
+  {
+    platform: fc.constantFrom('visionOS', 'Toaster'),
+    active: fc.constantFrom('yes', 'no'),
+    webLink: fc.constant('not a link'),
+    batteryHealth: fc.constant('GOOD'),
+  },
+  { requiredKeys: [] },
+);
+
+/** Reasons the steps count for records they kept without some attributes (the rest are skips). */
+const isTrimmed = (reason: string): boolean => reason.startsWith('attributes Apple added');
+
 const device = fc.oneof(
   {
     weight: 8,
@@ -71,8 +107,14 @@ const device = fc.oneof(
             ),
             serial,
             fc.dictionary(fc.fullUnicodeString({ maxLength: 12 }), hostileValue, { maxKeys: 4 }),
+            misfits,
           )
-          .map(([known, serialNumber, extra]) => ({ ...extra, ...known, serialNumber })),
+          .map(([known, serialNumber, extra, added]) => ({
+            ...extra,
+            ...added,
+            ...known,
+            serialNumber,
+          })),
         relationships: hostileValue,
         links: hostileValue,
       },
@@ -161,7 +203,7 @@ describe('hostile API payloads through the steps', () => {
   afterEach(() => jest.restoreAllMocks());
 
   it('devices: each becomes a schema-valid entity or a counted skip; nothing throws', async () => {
-    const seen = { entities: 0, skips: 0 };
+    const seen = { entities: 0, skips: 0, trimmed: 0 };
     await fc.assert(
       fc.asyncProperty(
         fc.array(device, { maxLength: 30 }),
@@ -176,11 +218,26 @@ describe('hostile API payloads through the steps', () => {
             instanceConfig,
           });
           const devices = result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE);
+          const calls = skips.mock.calls as Array<[string, string?]>;
+          const skipped = calls.filter(([reason]) => !isTrimmed(reason));
+          const trimmed = calls.filter(([reason]) => isTrimmed(reason));
           seen.entities += devices.length;
-          seen.skips += skips.mock.calls.length;
+          seen.skips += skipped.length;
+          seen.trimmed += trimmed.length;
           // One outcome per record: an entity or a skip, never both, never neither.
-          expect(devices.length + skips.mock.calls.length).toBe(items.length);
-          if (skips.mock.calls.length > 0) expect(reports).toHaveBeenCalled();
+          expect(devices.length + skipped.length).toBe(items.length);
+          if (skipped.length > 0)
+            expect(reports).toHaveBeenCalledWith(expect.anything(), 'devices');
+          // A record kept without its added attributes is an entity, and counted in a warning.
+          const serials = new Set(devices.map((d: Entity) => String(d.serial)));
+          for (const [, example] of trimmed) expect(serials.has(String(example))).toBe(true);
+          if (trimmed.length > 0) {
+            expect(reports).toHaveBeenCalledWith(
+              expect.anything(),
+              'devices',
+              'kept without some attributes',
+            );
+          }
           expectNoDuplicateKeys([...result.collectedEntities, ...result.collectedRelationships]);
           if (devices.length > 0) {
             expect(devices).toMatchGraphObjectSchema({
@@ -205,9 +262,10 @@ describe('hostile API payloads through the steps', () => {
       ),
       { seed: 20261122, numRuns: 60 },
     );
-    // Both outcomes really happened: the property is not vacuous.
+    // Every outcome really happened: the property is not vacuous.
     expect(seen.entities).toBeGreaterThan(50);
     expect(seen.skips).toBeGreaterThan(50);
+    expect(seen.trimmed).toBeGreaterThan(10);
   });
 
   it('MDM servers: each becomes a schema-valid entity or a counted skip; nothing throws', async () => {
@@ -237,11 +295,372 @@ describe('hostile API payloads through the steps', () => {
               schema: { ...EntitySchemas.MDM_SERVER, additionalProperties: true },
             });
           }
+          // One organization HAS server per server, from the organization to a server emitted.
+          const orgKey = `${Types.ORGANIZATION}:${instanceConfig.clientId}`;
+          const serverKeys = new Set(servers.map((e: Entity) => e._key));
+          const links = result.collectedRelationships.filter(
+            (r) => r._type === Types.ORG_HAS_SERVER,
+          );
+          expect(links).toHaveLength(servers.length);
+          expect(result.collectedRelationships).toHaveLength(links.length);
+          for (const link of links) {
+            expect({
+              from: link._fromEntityKey,
+              to: serverKeys.has(String(link._toEntityKey)),
+            }).toEqual({ from: orgKey, to: true });
+          }
         },
       ),
       { seed: 20261123, numRuns: 60 },
     );
     expect(seen.entities).toBeGreaterThan(20);
     expect(seen.skips).toBeGreaterThan(20);
+  });
+});
+
+/** Never contacted: every run below gets its answers from an injected fetch. */
+const ORIGIN = 'http://127.0.0.1:9';
+const fleet = new GeneratedFleet({ seed: 61, devices: 23, servers: 5, baseUrl: ORIGIN });
+const SERIALS = Array.from({ length: fleet.deviceCount }, (_, i) => fleet.device(i).id);
+const SERVER_IDS = fleet.servers.map((s) => s.id);
+const ENV = {
+  CLIENT_ID: instanceConfig.clientId,
+  KEY_ID: instanceConfig.keyId,
+  PRIVATE_KEY: KEY.pkcs8,
+  API_BASE_URL: ORIGIN,
+  TOKEN_URL: `${ORIGIN}/auth/oauth2/token`,
+};
+
+type ListName = 'devices' | 'servers' | 'ids';
+
+interface Envelope {
+  data: unknown;
+  links: Record<string, unknown>;
+  meta: { paging: Record<string, unknown> };
+}
+
+interface ApiPlan {
+  /** Each MDM server's device id list, as served. */
+  ids: Map<string, unknown[]>;
+  pageSize: number;
+  /** Rewrites the envelope of one page of one list (`server` names the id list). */
+  mutate?: {
+    list: ListName;
+    server?: string;
+    page: number;
+    apply: (envelope: Envelope, last: boolean) => unknown;
+  };
+}
+
+/** The fleet's id lists as Apple serves them. */
+function fleetIds(): Map<string, unknown[]> {
+  return new Map(
+    SERVER_IDS.map((id) => [
+      id,
+      [...fleet.serverDeviceIndices(id)].map((i) => ({ type: 'orgDevices', id: SERIALS[i] })),
+    ]),
+  );
+}
+
+/** The API over the fleet, paged `pageSize` at a time; cursors are page numbers. */
+function fakeApi(plan: ApiPlan) {
+  const devices = SERIALS.map((_, i) => fleet.device(i));
+  return fakeFetch((url) => {
+    if (url.pathname === '/auth/oauth2/token') {
+      return {
+        body: { access_token: 'hostile-run-token', token_type: 'Bearer', expires_in: 3600 },
+      };
+    }
+    const idList = /^\/v1\/mdmServers\/([^/]+)\/relationships\/devices$/.exec(url.pathname);
+    let list: ListName;
+    let items: unknown[] | undefined;
+    if (url.pathname === '/v1/orgDevices') [list, items] = ['devices', devices];
+    else if (url.pathname === '/v1/mdmServers') [list, items] = ['servers', fleet.servers];
+    else if (idList) [list, items] = ['ids', plan.ids.get(decodeURIComponent(idList[1]))];
+    if (items === undefined) {
+      return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
+    }
+    const { pageSize, mutate } = plan;
+    const page = Number(url.searchParams.get('cursor') ?? '0');
+    const last = (page + 1) * pageSize >= items.length;
+    const next = last ? undefined : String(page + 1);
+    const envelope: Envelope = {
+      data: items.slice(page * pageSize, (page + 1) * pageSize),
+      links: {
+        self: url.href,
+        ...(next ? { next: `${url.origin}${url.pathname}?cursor=${next}` } : {}),
+      },
+      meta: {
+        paging: { limit: pageSize, total: items.length, ...(next ? { nextCursor: next } : {}) },
+      },
+    };
+    const chosen =
+      mutate &&
+      mutate.list === list! &&
+      mutate.page === page &&
+      (list! !== 'ids' || mutate.server === decodeURIComponent(idList![1]));
+    return { body: chosen ? mutate.apply(envelope, last) : envelope };
+  });
+}
+
+/** One whole run over `plan`, its output directory removed once read. */
+async function runOver(plan: ApiPlan): Promise<CollectedGraph> {
+  const graph = await collectWithEnv({
+    env: ENV,
+    collector: { http: { fetch: fakeApi(plan), baseBackoffMs: 1, maxBackoffMs: 2 } },
+  });
+  await fs.rm(graph.storageDirectory, { recursive: true, force: true });
+  return graph;
+}
+
+const STEP_OF: Record<ListName, string> = {
+  devices: 'fetch-devices',
+  servers: 'fetch-mdm-servers',
+  ids: 'build-mdm-server-device-relationships',
+};
+
+describe('hostile id lists and list envelopes through a whole run', () => {
+  let baseline: CollectedGraph;
+  let skips: jest.SpyInstance;
+  let reports: jest.SpyInstance;
+
+  beforeAll(async () => {
+    baseline = await runOver({ ids: fleetIds(), pageSize: 4 });
+  });
+  beforeEach(() => {
+    skips = jest.spyOn(SkipTally.prototype, 'add');
+    reports = jest.spyOn(SkipTally.prototype, 'report');
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('has a complete baseline over several pages of every list', () => {
+    expectComplete(baseline);
+    expect(ofType(baseline.entities, Types.DEVICE)).toHaveLength(SERIALS.length);
+    expect(ofType(baseline.entities, Types.MDM_SERVER)).toHaveLength(SERVER_IDS.length);
+    expect(ofType(baseline.relationships, Types.SERVER_HAS_DEVICE).length).toBeGreaterThan(10);
+  });
+
+  it('device id lists with null, numbers, objects, duplicates and unknown ids: each id a relationship or a counted skip', async () => {
+    const known = fc.constantFrom(...SERIALS);
+    const idItem = fc.oneof(
+      { weight: 6, arbitrary: known.map((id) => ({ type: 'orgDevices', id })) },
+      // The same few ids again and again: duplicates within a list and across servers.
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom(...SERIALS.slice(0, 2))
+          .map((id) => ({ type: 'orgDevices', id })),
+      },
+      // Padded with spaces: still the device's id.
+      { weight: 1, arbitrary: known.map((id) => ({ type: 'orgDevices', id: ` ${id} ` })) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom('ZZZZ00000000', 'C02UNKNOWN01', 'lowercase-serial', '💥', 'A'.repeat(70))
+          .map((id) => ({ type: 'orgDevices', id })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom<unknown>(null, 7, {}, [], true, '', '   ', { id: SERIALS[0] })
+          .map((id) => ({ type: 'orgDevices', id })),
+      },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>(null, 7, SERIALS[0], [], true, {}) },
+    );
+    const seen = { linked: 0, skipped: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(idItem, { maxLength: 12 }), {
+          minLength: SERVER_IDS.length,
+          maxLength: SERVER_IDS.length,
+        }),
+        fc.integer({ min: 1, max: 5 }),
+        async (lists, pageSize) => {
+          skips.mockClear();
+          reports.mockClear();
+          const ids = new Map(SERVER_IDS.map((id, i) => [id, lists[i]]));
+          const graph = await runOver({ ids, pageSize });
+
+          // What Apple's lists say, read independently: an id is a non-empty string (spaces
+          // around it do not count) that names a listed device, once per server.
+          const serials = new Set(SERIALS);
+          const expected = new Set<string>();
+          let items = 0;
+          SERVER_IDS.forEach((serverId, i) => {
+            for (const item of lists[i]) {
+              items += 1;
+              const id = (item as { id?: unknown } | null)?.id;
+              const serial = typeof id === 'string' ? id.trim() : '';
+              if (serials.has(serial)) {
+                expected.add(`${Types.MDM_SERVER}:${serverId} -> ${Types.DEVICE}:${serial}`);
+              }
+            }
+          });
+
+          expectComplete(graph);
+          const links = ofType(graph.relationships, Types.SERVER_HAS_DEVICE);
+          const got = links.map((r) => `${String(r._fromEntityKey)} -> ${String(r._toEntityKey)}`);
+          expect(new Set(got).size).toBe(got.length);
+          expect([...got].sort()).toEqual([...expected].sort());
+          // Every id that did not become a relationship is counted in a warning.
+          expect(skips.mock.calls).toHaveLength(items - links.length);
+          if (items > links.length) {
+            expect(reports).toHaveBeenCalledWith(expect.anything(), 'MDM server assignments');
+          }
+          // Everything else is exactly the fault-free graph; nothing dangles.
+          const others = (g: CollectedGraph) => ({
+            entities: g.entities,
+            relationships: g.relationships.filter((r) => r._type !== Types.SERVER_HAS_DEVICE),
+          });
+          expect(graphDifferences(others(baseline), others(graph))).toEqual([]);
+          expectHonest(graph, {
+            ...baseline,
+            relationships: [...others(baseline).relationships, ...links],
+          });
+          seen.linked += links.length;
+          seen.skipped += items - links.length;
+        },
+      ),
+      { seed: 20261124, numRuns: 25 },
+    );
+    expect(seen.linked).toBeGreaterThan(50);
+    expect(seen.skipped).toBeGreaterThan(50);
+  });
+
+  /**
+   * Envelope rewrites and what each must lead to. A next-page marker that is
+   * there but cannot be read must fail the step; one that can be read (even
+   * from `links.next` on a foreign host) must lead to the complete list; odd
+   * `total` and `meta` are ignored. A page with no marker at all is the last
+   * page by definition (Apple's own way to end a list), so it is not generated.
+   */
+  const unreadable = () => 'fail' as const;
+  const readable = () => 'complete' as const;
+  const MUTATIONS: Array<{
+    name: string;
+    outcome: (last: boolean) => 'complete' | 'fail';
+    apply: (e: Envelope, last: boolean) => unknown;
+  }> = [
+    ...[null, {}, 'devices', 7, true, { 0: {} }].map((data) => ({
+      name: `data ${JSON.stringify(data)}`,
+      outcome: unreadable,
+      apply: (e: Envelope) => ({ ...e, data }),
+    })),
+    ...[7, {}, [], true, ['1']].map((cursor) => ({
+      name: `nextCursor ${JSON.stringify(cursor)}`,
+      outcome: unreadable,
+      apply: (e: Envelope) => ({
+        ...e,
+        meta: { paging: { ...e.meta.paging, nextCursor: cursor } },
+      }),
+    })),
+    ...[undefined, null, ''].map((cursor) => ({
+      name: `nextCursor ${JSON.stringify(cursor)}, the cursor only in links.next`,
+      outcome: readable,
+      apply: (e: Envelope) => ({
+        ...e,
+        meta: { paging: { ...e.meta.paging, nextCursor: cursor } },
+      }),
+    })),
+    ...[7, {}, true, 'next', '?page=2', 'http://[', `${ORIGIN}/v1/orgDevices`].map((next) => ({
+      name: `links.next ${JSON.stringify(next)} without nextCursor`,
+      outcome: unreadable,
+      apply: (e: Envelope) => ({
+        ...e,
+        links: { ...e.links, next },
+        meta: { paging: { ...e.meta.paging, nextCursor: undefined } },
+      }),
+    })),
+    {
+      name: 'links.next on a foreign host, without nextCursor',
+      outcome: readable,
+      apply: (e: Envelope) => ({
+        ...e,
+        links: {
+          ...e.links,
+          ...(e.links.next
+            ? { next: String(e.links.next).replace(ORIGIN, 'https://api-business.apple') }
+            : {}),
+        },
+        meta: { paging: { ...e.meta.paging, nextCursor: undefined } },
+      }),
+    },
+    ...[7, 'junk', { href: 'x' }].map((next) => ({
+      name: `links.next ${JSON.stringify(next)} beside nextCursor`,
+      // nextCursor is read first; on the last page there is none, and the junk is all there is.
+      outcome: (last: boolean) => (last ? 'fail' : 'complete') as 'complete' | 'fail',
+      apply: (e: Envelope) => ({ ...e, links: { ...e.links, next } }),
+    })),
+    ...['many', -1, null, {}, 1e308, 0, '12'].map((total) => ({
+      name: `total ${JSON.stringify(total)}`,
+      outcome: readable,
+      apply: (e: Envelope) => ({ ...e, meta: { paging: { ...e.meta.paging, total } } }),
+    })),
+    ...[null, 'x', { paging: null }, { paging: 5 }].map((meta) => ({
+      name: `meta ${JSON.stringify(meta)} (the cursor still in links.next)`,
+      outcome: readable,
+      apply: (e: Envelope) => ({ ...e, meta }),
+    })),
+    ...[null, 'x', []].map((links) => ({
+      name: `links ${JSON.stringify(links)} (the cursor still in nextCursor)`,
+      outcome: readable,
+      apply: (e: Envelope) => ({ ...e, links }),
+    })),
+  ];
+
+  it('odd list envelopes: the complete graph, or a failed step with partial datasets; never a short list as success', async () => {
+    // Every rewrite on every list, on its first page and on its last, at page sizes of 2 to 5.
+    const outcomes = { complete: 0, fail: 0 };
+    let run = 0;
+    for (const mutation of MUTATIONS) {
+      for (const list of ['devices', 'servers', 'ids'] as const) {
+        for (const where of ['first', 'last'] as const) {
+          run += 1;
+          const pageSize = 2 + (run % 4);
+          const ids = fleetIds();
+          // An id list with devices (the DELETED server's is empty); a different one each time.
+          const withDevices = SERVER_IDS.filter((id) => (ids.get(id) ?? []).length > 0);
+          const server = withDevices[run % withDevices.length];
+          const length =
+            list === 'devices'
+              ? SERIALS.length
+              : list === 'servers'
+                ? SERVER_IDS.length
+                : (ids.get(server) ?? []).length;
+          const pages = Math.ceil(length / pageSize);
+          const page = where === 'first' ? 0 : pages - 1;
+          const outcome = mutation.outcome(page === pages - 1);
+          const graph = await runOver({
+            ids,
+            pageSize,
+            mutate: { list, server, page, apply: mutation.apply },
+          });
+
+          const label = { mutation: mutation.name, list, page, of: pages };
+          try {
+            expectHonest(graph, baseline);
+            if (outcome === 'complete') {
+              expectComplete(graph);
+            } else {
+              expect(stepStatuses(graph).filter((s) => s.status === 'failure')).toEqual([
+                { id: STEP_OF[list], status: 'failure' },
+              ]);
+              expect(partialTypes(graph)).toContain(
+                list === 'devices'
+                  ? Types.DEVICE
+                  : list === 'servers'
+                    ? Types.MDM_SERVER
+                    : Types.SERVER_HAS_DEVICE,
+              );
+            }
+          } catch (err) {
+            throw new Error(`${JSON.stringify(label)}: ${(err as Error).message}`);
+          }
+          outcomes[outcome] += 1;
+        }
+      }
+    }
+    expect(outcomes.complete).toBeGreaterThan(60);
+    expect(outcomes.fail).toBeGreaterThan(60);
   });
 });
