@@ -11,10 +11,13 @@ import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
+import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
+
 import { collectFromSandbox } from '../helpers/collect';
 import { appleError, startTapProxy, TapProxy } from '../helpers/tapProxy';
 import { RECORDING_FLEET } from '../recording';
 import { Sandbox, startSandbox } from '../sandbox';
+import { captureOutput } from './support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'node_modules', '.bin', 'j1-integration');
@@ -198,6 +201,42 @@ describe('secrets', () => {
     );
     expect(leaks(text, secrets)).toEqual([]);
   });
+
+  it.each([
+    ['CLIENT_ID', 'as downloaded', (pem: string) => pem, 'clientId (CLIENT_ID)'],
+    [
+      'KEY_ID',
+      'on one line with literal \\n',
+      (pem: string) => pem.replace(/\n/g, '\\n'),
+      'keyId (KEY_ID)',
+    ],
+  ])(
+    'never appear when the private key is pasted into %s (%s): refused, neither the error nor the output (LOG_LEVEL=trace) repeats it',
+    async (variable, _, shape, field) => {
+      sandbox.setFaults({});
+      sandbox.resetStats();
+      const { privateKey } = sandbox.credentials;
+      const { result: graph, output } = await captureOutput(() =>
+        collectFromSandbox(sandbox, { env: { [variable]: shape(privateKey), LOG_LEVEL: 'trace' } }),
+      );
+      const error = graph.error as Error & { cause?: unknown };
+      expect(error).toBeInstanceOf(IntegrationValidationError);
+      expect(error.message).toContain(field);
+      expect(error.message).toContain('not shown');
+      // Refused before anything was sent or collected.
+      expect(sandbox.stats().totalRequests).toBe(0);
+      expect(graph.summary).toBeUndefined();
+      const secrets = { keyLines: keyBodyLines(privateKey), assertions: [], tokens: [] };
+      expect(secrets.keyLines.length).toBeGreaterThanOrEqual(2);
+      const text = [error.message, error.stack, JSON.stringify(error), String(error.cause)].join(
+        '\n',
+      );
+      expect(leaks(text, secrets)).toEqual([]);
+      // The run really logged, and the validation failure is in what it logged.
+      expect(output).toContain('Error occurred while validating integration configuration');
+      expect(leaks(output, secrets)).toEqual([]);
+    },
+  );
 });
 
 describe('the leak scanner', () => {
@@ -245,6 +284,14 @@ describe('committed recordings', () => {
     await recordingSandbox.stop();
 
     const files = await harFiles(ROOT);
+    // The scan reaches every committed recording (there are at least three).
+    const recordings = path.join(ROOT, 'src', 'steps', '__recordings__');
+    const committed = (await fs.readdir(recordings)).map((dir) =>
+      path.join(recordings, dir, 'recording.har'),
+    );
+    expect(committed.length).toBeGreaterThanOrEqual(3);
+    expect(files).toEqual(expect.arrayContaining(committed));
+    let entries = 0;
     const problems: string[] = [];
     for (const file of files) {
       const name = path.relative(ROOT, file);
@@ -264,6 +311,7 @@ describe('committed recordings', () => {
           }>;
         };
       };
+      entries += har.log.entries.length;
       for (const { request, response } of har.log.entries) {
         for (const header of request.headers) {
           if (/^authorization$/i.test(header.name) && header.value !== '[REDACTED]') {
@@ -290,5 +338,7 @@ describe('committed recordings', () => {
       }
     }
     expect(problems).toEqual([]);
+    // Something was scanned: each recording holds requests.
+    expect(entries).toBeGreaterThanOrEqual(committed.length);
   });
 });

@@ -5,15 +5,24 @@
  * the other steps still finish, and the error names the endpoint, the status
  * and Apple's error code and detail. Each case is a real collection.
  */
+import {
+  IntegrationProviderAPIError,
+  IntegrationProviderAuthenticationError,
+} from '@jupiterone/integration-sdk-core';
+
 import { collectFromSandbox, CollectedGraph } from '../helpers/collect';
+import { virtualClock } from '../helpers/fakeFetch';
 import { appleError, startTapProxy, TapProxy } from '../helpers/tapProxy';
 import { Sandbox, startSandbox } from '../sandbox';
 import {
   captureOutput,
   danglingRelationships,
+  expectComplete,
+  expectHonest,
   FAST_HTTP,
   ofType,
   partialTypes,
+  settled,
   stepFailureReason,
   stepStatuses,
   Types,
@@ -38,11 +47,15 @@ async function collectLogged(
 describe('when recovery is impossible', () => {
   let sandbox: Sandbox;
   let proxy: TapProxy;
+  let baseline: CollectedGraph;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ devices: DEVICES, servers: 6, seed: 11 });
     proxy = await startTapProxy(sandbox.apiBaseUrl);
+    baseline = await collectFromSandbox(sandbox, { collector: { http: FAST_HTTP } });
+    expectComplete(baseline);
   });
+  beforeEach(() => sandbox.resetStats());
   afterEach(() => {
     sandbox.setFaults({});
     proxy.setIntercept(undefined);
@@ -111,6 +124,10 @@ describe('when recovery is impossible', () => {
     expect(reason).toContain('GET /v1/mdmServers');
     expect(reason).toContain('500');
     expect(reason).toContain('INTERNAL_ERROR');
+    // Apple's detail, word for word, as the sandbox's errors body gives it.
+    expect(reason).toContain('500 INTERNAL_ERROR: The server could not complete the request');
+    expect(reason).toMatch(/gave up after 3 attempts/);
+    expectHonest(graph, baseline);
   });
 
   it("403 on one server's device list: assignments fail and are partial, every other step completes", async () => {
@@ -171,5 +188,160 @@ describe('when recovery is impossible', () => {
     } finally {
       await looping.stop();
     }
+  });
+  it('more than 50 empty pages in a row, each with a new cursor: the device walk fails, not an endless walk', async () => {
+    const empty = await startSandbox({
+      devices: 1500,
+      servers: 4,
+      seed: 11,
+      quirks: { emptyPageWithNext: Array.from({ length: 51 }, (_, i) => i + 1) },
+    });
+    try {
+      const { graph, output } = await collectLogged(empty, { collector: { http: FAST_HTTP } });
+      expect(graph.error).toBeUndefined();
+      expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
+      expect(partialTypes(graph)).toEqual(
+        [Types.DEVICE, Types.ORG_HAS_DEVICE, Types.SERVER_HAS_DEVICE].sort(),
+      );
+      expect(stepFailureReason(output, 'Fetch Devices')).toBe(
+        'Provider API failed at GET /v1/orgDevices: 200 51 empty pages in a row, each with another cursor; stopping so the walk cannot go on forever',
+      );
+      // It stopped at the 51st empty page (read ahead by at most two more).
+      expect(empty.stats().byEndpoint['orgDevices.list']['200']).toBeLessThanOrEqual(53);
+      expect(ofType(graph.entities, Types.DEVICE)).toEqual([]);
+    } finally {
+      await empty.stop();
+    }
+  });
+
+  it("persistent 429 on the device list: the give-up names Apple's code and detail", async () => {
+    sandbox.setFaults({
+      rules: [{ kind: 'tooManyRequests', endpoints: 'orgDevices.list', retryAfterSeconds: 1 }],
+    });
+    // A virtual clock: the Retry-After waits and the pace the 429s teach cost no real time.
+    const clock = virtualClock();
+    const { graph, output } = await collectLogged(sandbox, {
+      collector: { http: { ...FAST_GIVE_UP, now: clock.now, sleep: clock.sleep } },
+    });
+    expect(graph.error).toBeUndefined();
+    expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
+    expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '429': 3 });
+    expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
+      /^Provider API failed at GET \/v1\/orgDevices: 429 rate limited \(RATE_LIMIT_EXCEEDED: Too many requests; retry later\); gave up after 3 attempts\. Apple may be having trouble; the next run will try again\.$/,
+    );
+    expectHonest(graph, baseline);
+  });
+
+  it('the API refusing every token from some point on (401): the run ends with an authentication error naming the endpoint; nothing is reported complete', async () => {
+    // The first three API requests are answered; from the fourth on every request is refused
+    // with Apple's 401, whatever the token, as when the API account is deleted mid-run.
+    const detail = 'Authentication credentials are missing or invalid';
+    sandbox.setFaults({
+      rules: [
+        {
+          kind: 'status',
+          status: 401,
+          endpoints: 'api',
+          detail,
+          nth: Array.from({ length: 500 }, (_, i) => i + 4),
+        },
+      ],
+    });
+    const { graph, output } = await collectLogged(sandbox, { collector: { http: FAST_GIVE_UP } });
+    // Work the runtime did not wait for (other steps, the id prefetch) ends on its own.
+    await settled(sandbox);
+
+    // The run itself fails: an authentication error is fatal in the SDK, unlike a step error.
+    expect(graph.error).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    // The first walk to be refused names its endpoint: the device walk's, or an id list's that
+    // was being fetched alongside it; every other walk then stops with the same error.
+    expect(graph.error?.message).toMatch(
+      new RegExp(
+        `^Provider authentication failed at GET /v1/(orgDevices|mdmServers/[0-9A-F]{32}/relationships/devices): 401 UNAUTHORIZED: ${detail}\\. A freshly issued access token was refused too: check that the API account is still active in Apple Business Manager$`,
+      ),
+    );
+    // No summary.json: no step is reported as a success or as anything else, so nothing
+    // reaches the platform as complete. The log says the step failed and never that the
+    // collection completed.
+    expect(graph.summary).toBeUndefined();
+    expect(output).toContain('Step "Fetch Devices" failed to complete due to error.');
+    expect(output).not.toContain('Integration data collection has completed');
+    // What the steps wrote before the refusal stays in the output directory, without a
+    // summary: the servers, and the device pages read before the refusals began.
+    expect(ofType(graph.entities, Types.MDM_SERVER)).toHaveLength(6);
+    expect(ofType(graph.entities, Types.DEVICE).length).toBeLessThan(DEVICES);
+    expect(ofType(graph.relationships, Types.SERVER_HAS_DEVICE)).toEqual([]);
+    expect(danglingRelationships(graph)).toEqual([]);
+    // Bounded: a refused request gives up after at most 7 tries (5 replacements of tokens that
+    // had worked, one more fresh token, the last refusal); two walks were in flight (the device
+    // walk and one id list), and once one was refused the other stopped. No token storm.
+    const stats = sandbox.stats();
+    const refusals = Object.values(stats.byEndpoint)
+      .map((statuses) => statuses['401'] ?? 0)
+      .reduce((a, b) => a + b, 0);
+    expect(refusals).toBeGreaterThanOrEqual(2);
+    expect(refusals).toBeLessThanOrEqual(14);
+    expect(stats.tokensIssued).toBeLessThanOrEqual(1 + 14);
+  });
+
+  it('a token renewal refused with a 400 that does not blame the credentials: retried after 2 s and 10 s, then that step fails, not the run', async () => {
+    // Each token authorizes 3 requests, then a renewal is needed; the token endpoint refuses
+    // every renewal as "too many token requests" with a 400 (clients report both 400 and 429).
+    sandbox.setFaults({
+      revokeTokenAfterRequests: 3,
+      tokenThrottle: { minIntervalSeconds: 3600, status: 400 },
+    });
+    const clock = virtualClock();
+    const { graph, output } = await collectLogged(sandbox, {
+      collector: { http: { ...FAST_GIVE_UP, now: clock.now, sleep: clock.sleep } },
+    });
+
+    // The three requests the first token allows read the server list and device pages; the
+    // device walk needs a fourth and fails; the run goes on and ends with a summary.
+    expect(graph.error).toBeUndefined();
+    expect(stepStatuses(graph)).toEqual([
+      { id: 'fetch-organization', status: 'success' },
+      { id: 'fetch-mdm-servers', status: 'success' },
+      { id: 'fetch-devices', status: 'failure' },
+      {
+        id: 'build-mdm-server-device-relationships',
+        status: 'partial_success_due_to_dependency_failure',
+      },
+    ]);
+    expect(partialTypes(graph)).toEqual(
+      [Types.DEVICE, Types.ORG_HAS_DEVICE, Types.SERVER_HAS_DEVICE].sort(),
+    );
+    expectHonest(graph, baseline);
+    expect(stepFailureReason(output, 'Fetch Devices')).toBe(
+      'Provider API failed at POST /auth/oauth2/token: 400 invalid_request: too many token requests for this client; reuse the access token until it expires',
+    );
+    // Each refused renewal was asked three times, 2 s and 10 s apart; the first token was issued.
+    const token = sandbox.stats().byEndpoint.token;
+    expect(token['200']).toBe(1);
+    expect(token['400'] % 3).toBe(0);
+    expect(token['400']).toBeGreaterThanOrEqual(3);
+    expect([...new Set(clock.waits)].sort((a, b) => a - b)).toEqual([2_000, 10_000]);
+    expect(clock.waits.filter((w) => w === 2_000)).toHaveLength(token['400'] / 3);
+  });
+
+  it('the token endpoint down from the start (503 every time): the run is refused, saying it gave up after 8 attempts', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'serverError', status: 503, endpoints: 'token' }] });
+    // Production backoff and attempts on a virtual clock.
+    const clock = virtualClock();
+    const { graph, output } = await collectLogged(sandbox, {
+      collector: { http: { now: clock.now, sleep: clock.sleep } },
+    });
+    expect(graph.error).toBeInstanceOf(IntegrationProviderAPIError);
+    expect(graph.error).not.toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect(graph.error?.message).toBe(
+      'Provider API failed at POST /auth/oauth2/token: 503 SERVICE_UNAVAILABLE: The server could not complete the request; gave up after 8 attempts. Apple may be having trouble; the next run will try again.',
+    );
+    expect(output).toContain('Error occurred while validating integration configuration');
+    // Refused before any step: no summary, nothing collected, no API request.
+    expect(graph.summary).toBeUndefined();
+    expect(graph.entities).toEqual([]);
+    expect(graph.relationships).toEqual([]);
+    expect(sandbox.stats().byEndpoint).toEqual({ token: { '503': 8 } });
+    expect(clock.waits).toHaveLength(7);
   });
 });
