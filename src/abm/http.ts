@@ -82,6 +82,10 @@ const DEFAULTS = {
   maxBackoffMs: 30_000,
 };
 
+interface AttemptTiming {
+  sentAt?: number;
+}
+
 /** A failed attempt that may succeed if tried again. */
 class TransientFailure extends Error {
   constructor(
@@ -209,9 +213,11 @@ export class HttpTransport {
     let waitedMs = 0;
     for (let attempt = 1; ; attempt++) {
       let failure: TransientFailure;
-      const startedAt = this.options.now();
+      // When the attempt was sent: the time it waited for a slot and for the pacer is not lost to
+      // the failure, so it is not charged to the budget.
+      const timing: AttemptTiming = {};
       try {
-        const response = await this.attempt(request);
+        const response = await this.attempt(request, timing);
         this.pacer.onSuccess();
         return response;
       } catch (err) {
@@ -220,7 +226,9 @@ export class HttpTransport {
       }
       // Time lost to a failed attempt counts against the run's budget as much as a wait does:
       // a service that hangs every request must not keep a polling run going for hours.
-      this.retryBudgetLeftMs -= Math.max(0, this.options.now() - startedAt);
+      if (timing.sentAt !== undefined) {
+        this.retryBudgetLeftMs -= Math.max(0, this.options.now() - timing.sentAt);
+      }
 
       const delay = this.retryDelay(attempt, failure);
       const what =
@@ -292,10 +300,11 @@ export class HttpTransport {
     };
   }
 
-  private async attempt(request: HttpRequest): Promise<HttpResponse> {
+  private async attempt(request: HttpRequest, timing: AttemptTiming): Promise<HttpResponse> {
     const release = await this.slot();
     try {
       await this.pacer.acquire();
+      timing.sentAt = this.options.now();
       this.stats.requests += 1;
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), this.options.requestTimeoutMs);

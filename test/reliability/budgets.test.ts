@@ -160,4 +160,96 @@ describe('bounded waits', () => {
       await many.stop();
     }
   });
+  // The run's budget counts the time failed attempts take, not only the waits between them: a
+  // service that hangs every request must end the run after the budget, not after hours.
+  it('every API request hangs: the run budget (RETRY_BUDGET_SECONDS) is spent by the timed-out attempts and the run ends with the budget error', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'hang', endpoints: 'api' }] });
+    const started = Date.now();
+    const { result: graph, output } = await captureOutput(() =>
+      collectFromSandbox(sandbox, {
+        env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '1' },
+        // Attempts are practically unlimited and the waits between them tiny: only the time
+        // the hung attempts take (250 ms each) can spend a budget of one second.
+        collector: {
+          http: { maxAttempts: 1_000, baseBackoffMs: 1, maxBackoffMs: 2, requestTimeoutMs: 250 },
+        },
+      }),
+    );
+    const elapsedMs = Date.now() - started;
+    expect(graph.error).toBeUndefined();
+    expect(stepStatuses(graph)).toEqual([
+      { id: 'fetch-organization', status: 'success' },
+      { id: 'fetch-mdm-servers', status: 'failure' },
+      { id: 'fetch-devices', status: 'failure' },
+      {
+        id: 'build-mdm-server-device-relationships',
+        status: 'partial_success_due_to_dependency_failure',
+      },
+    ]);
+    for (const step of ['Fetch Devices', 'Fetch MDM Servers']) {
+      expect(stepFailureReason(output, step)).toMatch(
+        /^Provider API failed at GET \/v1\/(orgDevices|mdmServers): NETWORK_ERROR no complete answer within 250 ms; gave up: the run's retry budget \(retryBudgetSeconds = 1 s\) is spent\./,
+      );
+    }
+    // A handful of hung attempts, not the hundreds the tiny waits alone would have allowed
+    // (1 s of 1-2 ms waits, 250 ms per attempt: over two minutes of hanging per request).
+    expect(sandbox.stats().faultsInjected.hang).toBeLessThanOrEqual(12);
+    // A generous bound that only a run that hangs could break: the budget and the attempts in
+    // flight when it ran out make about 1.5 s.
+    expect(elapsedMs).toBeLessThan(30_000);
+  });
+  describe('time spent waiting for a turn is not time lost to a failure', () => {
+    // Sixty servers' id lists fetched side by side in the assignments step (no prefetch), each
+    // answer 100 ms late; three of them answer 503 at once, after their requests had waited
+    // about a second for one of the in-flight slots. The failed attempts take 300 ms in all and
+    // the waits between retries a few ms: a budget of 2 s is plenty.
+    let many: Sandbox;
+    beforeAll(async () => {
+      many = await startSandbox({ devices: 600, servers: 60, seed: 41 });
+    });
+    beforeEach(() => {
+      many.resetStats();
+      many.setFaults({
+        latency: { endpoints: 'mdmServers.devices', ms: 100 },
+        rules: [
+          { kind: 'serverError', status: 503, endpoints: 'mdmServers.devices', nth: [48, 52, 56] },
+        ],
+      });
+    });
+    afterAll(() => many.stop());
+
+    const collectWith = (maxInFlight?: number) =>
+      captureOutput(() =>
+        collectFromSandbox(many, {
+          env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '2' },
+          collector: {
+            prefetchIdPages: 0,
+            http: { maxInFlight, baseBackoffMs: 5, maxBackoffMs: 20 },
+          },
+        }),
+      );
+
+    it('with nothing queued (64 in flight), the three 503s fit in a 2 s budget', async () => {
+      const { result: graph } = await collectWith(64);
+      expect(stepStatuses(graph).pop()).toEqual({
+        id: 'build-mdm-server-device-relationships',
+        status: 'success',
+      });
+      expect(many.stats().byEndpoint['mdmServers.devices']).toEqual({ '200': 60, '503': 3 });
+    });
+
+    // Was a bug: a failed attempt was charged to the run's budget from before it waited for an
+    // in-flight slot and for the pacer, so the time a request spent queued behind others was
+    // charged as if the failure had cost it: with the default 4 in flight the same three fast
+    // 503s spent the 2 s budget and the assignments step failed. It is now charged from when
+    // it is sent.
+    it('with the default 4 in flight, the same three 503s still fit in a 2 s budget', async () => {
+      const { result: graph } = await collectWith(undefined);
+      expect(many.stats().byEndpoint['mdmServers.devices']['503']).toBe(3);
+      expect(stepStatuses(graph).pop()).toEqual({
+        id: 'build-mdm-server-device-relationships',
+        status: 'success',
+      });
+    });
+  });
 });
