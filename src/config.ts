@@ -162,7 +162,7 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
     url = new URL(value);
   } catch {
     throw new IntegrationValidationError(
-      `${describeField(field)} is not a valid URL: ${shown(value)}. Expected an absolute URL such as https://api-business.apple.com.`,
+      `${describeField(field)} is not a valid URL: ${shown(value)}. Expected an absolute URL such as ${field === 'tokenUrl' ? DEFAULT_TOKEN_URL : 'https://api-business.apple.com'}.`,
     );
   }
   if (url.protocol === 'https:') return url;

@@ -263,8 +263,8 @@ export class AbmClient {
         continue;
       }
       const why = stale
-        ? `access tokens were refused ${replaced + 1} times in a row for this request`
-        : 'a freshly issued access token was refused too';
+        ? `Access tokens were refused ${replaced + 1} times in a row for this request`
+        : 'A freshly issued access token was refused too';
       throw new IntegrationProviderAuthenticationError({
         endpoint,
         status: 401,
