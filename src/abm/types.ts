@@ -63,6 +63,20 @@ export interface MdmServerAttributes {
 export type OrgDevice = Resource<'orgDevices', OrgDeviceAttributes>;
 export type MdmServer = Resource<'mdmServers', MdmServerAttributes>;
 
+/** Every documented `mdmServers` attribute, older and newer API versions together. */
+export const MDM_SERVER_ATTRIBUTES = [
+  'serverName',
+  'serverType',
+  'createdDateTime',
+  'updatedDateTime',
+  'status',
+  'defaultProductFamilies',
+  'deviceCount',
+  'enableMdmDisownFlag',
+  'lastConnectedDateTime',
+  'lastConnectedIp',
+];
+
 /** Every documented `orgDevices` attribute, both spellings of the purchase source id included. */
 export const ORG_DEVICE_ATTRIBUTES = [
   'serialNumber',

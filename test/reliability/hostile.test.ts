@@ -23,7 +23,7 @@ import { executeStepWithDependencies } from '@jupiterone/integration-sdk-testing
 
 import { createInvocationConfig } from '../../src';
 import { IntegrationConfig } from '../../src/config';
-import { ORG_DEVICE_ATTRIBUTES } from '../../src/abm/types';
+import { MDM_SERVER_ATTRIBUTES, ORG_DEVICE_ATTRIBUTES } from '../../src/abm/types';
 import { EntitySchemas, Steps } from '../../src/steps/constants';
 import { SkipTally } from '../../src/steps/tally';
 import { collectWithEnv, CollectedGraph } from '../helpers/collect';
@@ -136,19 +136,7 @@ const server = fc.oneof(
           hostileValue,
         ),
         attributes: fc.dictionary(
-          fc.constantFrom(
-            'serverName',
-            'serverType',
-            'createdDateTime',
-            'updatedDateTime',
-            'status',
-            'defaultProductFamilies',
-            'deviceCount',
-            'enableMdmDisownFlag',
-            'lastConnectedDateTime',
-            'lastConnectedIp',
-            'somethingNew',
-          ),
+          fc.constantFrom(...MDM_SERVER_ATTRIBUTES, 'somethingNew'),
           hostileValue,
         ),
       },

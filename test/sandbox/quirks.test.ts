@@ -1,48 +1,9 @@
 import { startSandbox, type DataQuirks, type Sandbox } from './index';
 import { apiGet, getToken, walk } from './helpers';
+import { ATTRIBUTE_NAMES } from './server';
 
-const NEWER_SERVER_ATTRIBUTES = [
-  'status',
-  'defaultProductFamilies',
-  'deviceCount',
-  'enableMdmDisownFlag',
-  'lastConnectedDateTime',
-  'lastConnectedIp',
-];
-const DOCUMENTED_DEVICE_ATTRIBUTES = [
-  'serialNumber',
-  'addedToOrgDateTime',
-  'releasedFromOrgDateTime',
-  'updatedDateTime',
-  'deviceModel',
-  'productFamily',
-  'productType',
-  'deviceCapacity',
-  'partNumber',
-  'orderNumber',
-  'orderDateTime',
-  'color',
-  'status',
-  'imei',
-  'meid',
-  'eid',
-  'wifiMacAddress',
-  'bluetoothMacAddress',
-  'ethernetMacAddress',
-  'purchaseSourceType',
-  'purchaseSourceId',
-  'purchaseSourceUid',
-  'isMdmMigrationCapable',
-  'mdmMigrationStatus',
-  'mdmMigrationDeadlineDateTime',
-];
-const DOCUMENTED_SERVER_ATTRIBUTES = [
-  'serverName',
-  'serverType',
-  'createdDateTime',
-  'updatedDateTime',
-  ...NEWER_SERVER_ATTRIBUTES,
-];
+const DOCUMENTED_DEVICE_ATTRIBUTES = ATTRIBUTE_NAMES.orgDevices;
+const DOCUMENTED_SERVER_ATTRIBUTES = ATTRIBUTE_NAMES.mdmServers;
 
 const FIELDS = { 'fields[orgDevices]': 'serialNumber' };
 

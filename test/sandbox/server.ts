@@ -16,7 +16,18 @@ import type {
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-const ATTRIBUTE_NAMES: Record<string, string[]> = {
+/** MDM server attributes that only newer API versions have (the legacyServerAttributes quirk). */
+export const NEWER_SERVER_ATTRIBUTES = [
+  'status',
+  'defaultProductFamilies',
+  'deviceCount',
+  'enableMdmDisownFlag',
+  'lastConnectedDateTime',
+  'lastConnectedIp',
+];
+
+/** The attributes of each resource type the sandbox serves: what a fieldset may name. */
+export const ATTRIBUTE_NAMES: Record<string, string[]> = {
   orgDevices: [
     'serialNumber',
     'addedToOrgDateTime',
@@ -49,12 +60,7 @@ const ATTRIBUTE_NAMES: Record<string, string[]> = {
     'serverType',
     'createdDateTime',
     'updatedDateTime',
-    'status',
-    'defaultProductFamilies',
-    'deviceCount',
-    'enableMdmDisownFlag',
-    'lastConnectedDateTime',
-    'lastConnectedIp',
+    ...NEWER_SERVER_ATTRIBUTES,
   ],
   appleCareCoverage: [
     'status',
@@ -183,16 +189,6 @@ export function route(pathname: string): Route {
   }
   return { endpoint: 'unknown' };
 }
-
-/** MDM server attributes that only newer API versions have (the legacyServerAttributes quirk). */
-const NEWER_SERVER_ATTRIBUTES = [
-  'status',
-  'defaultProductFamilies',
-  'deviceCount',
-  'enableMdmDisownFlag',
-  'lastConnectedDateTime',
-  'lastConnectedIp',
-];
 
 /** Thrown by the token throttle: the client asked again too soon. */
 class TokenThrottled extends Error {

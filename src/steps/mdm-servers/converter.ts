@@ -1,3 +1,4 @@
+import { MDM_SERVER_ATTRIBUTES } from '../../abm/types';
 import { Entities, mdmServerKey } from '../constants';
 import { Conversion, resourceEntity } from '../convert';
 import {
@@ -10,18 +11,8 @@ import {
   readTime,
 } from '../values';
 
-const KNOWN_ATTRIBUTES = new Set([
-  'serverName',
-  'serverType',
-  'createdDateTime',
-  'updatedDateTime',
-  'status',
-  'defaultProductFamilies',
-  'deviceCount',
-  'enableMdmDisownFlag',
-  'lastConnectedDateTime',
-  'lastConnectedIp',
-]);
+/** Attributes this converter maps by name; anything else is carried over as it comes. */
+const KNOWN_ATTRIBUTES = new Set<string>(MDM_SERVER_ATTRIBUTES);
 
 /** Characters an MDM server id may hold (Apple's are 32 upper-case hex characters). */
 const SERVER_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
