@@ -26,7 +26,7 @@ export interface IntegrationConfig extends IntegrationInstanceConfig {
   organizationPhone?: string;
   organizationAddress?: string;
   adminId?: string;
-  /** Upper bound, in seconds, on the time one run may spend waiting to retry. */
+  /** Upper bound, in seconds, on the time one run may lose to failed attempts and waiting to retry. */
   retryBudgetSeconds?: string;
   /**
    * Look up every device the list shows as UNASSIGNED on its own, to learn

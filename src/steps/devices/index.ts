@@ -1,14 +1,14 @@
 import { Entity, IntegrationStep, Relationship } from '@jupiterone/integration-sdk-core';
 
+import { AbmClient } from '../../abm/client';
+import { OrgDevice } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { hasRelationship } from '../convert';
 import { DataKeys, Entities, organizationKey, Relationships, Steps } from '../constants';
 import { droppedReason, SkipTally } from '../tally';
-import { convertOrgDevice } from './converter';
-import { AbmClient } from '../../abm/client';
-import { OrgDevice } from '../../abm/types';
 import { isRecord } from '../values';
+import { convertOrgDevice } from './converter';
 
 /** Least time between two progress lines, so a million-device walk logs a readable trickle. */
 const PROGRESS_INTERVAL_MS = 10_000;
@@ -47,7 +47,6 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         const { entity } = result;
-        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.serial));
         // The local runtime answers hasKey at once; awaiting only a real promise spares the loop
         // a microtask turn per device.
         let seen: boolean | Promise<boolean> = keysInPage.has(entity._key);
@@ -58,6 +57,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         keysInPage.add(entity._key);
+        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.serial));
         entities.push(entity);
         relationships.push(
           hasRelationship(Entities.ORGANIZATION._type, orgKey, Entities.DEVICE._type, entity._key),
@@ -93,7 +93,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
   },
 };
 
-export const RELEASE_UNKNOWN_REASON =
+const RELEASE_UNKNOWN_REASON =
   'Apple had no details for them (404 on the single-device GET), so whether they were released is unknown';
 
 /**

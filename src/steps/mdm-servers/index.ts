@@ -30,11 +30,11 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
           continue;
         }
         const { entity } = result;
-        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.id));
         if (await jobState.hasKey(entity._key)) {
           skipped.add('listed more than once (kept the first)', String(entity.id));
           continue;
         }
+        if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.id));
         await jobState.addEntity(entity);
         await jobState.addRelationship(
           hasRelationship(
