@@ -49,10 +49,18 @@ async function ids(pages: AsyncIterable<{ items: Array<{ id: string }> }>): Prom
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/** Waits until `done()` holds (polling; at most 5 s, so a stuck prefetch fails the test). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5000; waited += 5) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('ServerDeviceIdPrefetch', () => {
   it('fetches ahead within its page budget, then each walk goes on where it stopped', async () => {
     const { client, idRequests } = setup();
     const prefetch = new ServerDeviceIdPrefetch(client, ['S3', 'S4', 'S2'], 5);
+    await until(() => idRequests().length >= 5);
     await settle();
     // S3's three pages and two of S4's, plus what S4's walk had already asked for ahead.
     expect(idRequests().slice(0, 5)).toEqual(['S3@0', 'S3@1', 'S3@2', 'S4@0', 'S4@1']);
