@@ -428,6 +428,19 @@ describe('faults', () => {
     expect(sandbox.stats().faultsInjected.latency).toBe(1);
   });
 
+  it("makes an API answer on arrival, so latency is the time to answer with the sandbox's own work in it", async () => {
+    sandbox.setFaults({ latency: { ms: 150, endpoints: 'api' } });
+    const started = performance.now();
+    const pending = apiGet(sandbox, token, '/v1/mdmServers');
+    // Revoked while the request waits out its latency: its answer was made on arrival, with
+    // the token still good. (Were the answer made after the wait, this would be a 401.)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    sandbox.revokeAllTokens();
+    expect((await pending).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150 - 1);
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(401);
+  });
+
   it('sums the latency rules in scope', async () => {
     sandbox.setFaults({
       latency: [

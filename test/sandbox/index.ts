@@ -7,7 +7,7 @@ import { FaultEngine, validateDataQuirks, validateFaultConfig } from './faults';
 import { clampDevices, clampServers, GeneratedFleet } from './fleet';
 import { apiError, faultReply, route, SandboxHandler, sendReply, type Reply } from './server';
 import { StatsRecorder } from './stats';
-import type { DataQuirks, FaultConfig, Fleet, SandboxStats } from './types';
+import type { DataQuirks, FaultConfig, FaultRule, Fleet, SandboxStats } from './types';
 
 export * from './types';
 export type { SandboxAccount, AccountKind } from './auth';
@@ -216,13 +216,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return destroy(res);
     }
 
+    const arrivedAt = performance.now();
     const body = endpoint === 'token' ? await readBody(req, MAX_FORM_BYTES) : '';
     // Decisions are taken on arrival, so rate windows and nth counters follow arrival order.
     const retryAfterRps = engine.rateLimited(endpoint);
     const rule = retryAfterRps === undefined ? engine.pick(endpoint) : undefined;
     const wait = engine.delayFor(endpoint);
     if (wait > 0) stats.fault('latency');
-    await delay(wait);
+    // Latency is the time to answer, counted from arrival: an API answer is made while it runs,
+    // as a server's own work is part of its response time, so a page of 1,000 devices takes
+    // `latency`, not `latency` plus the time to build it. A token is issued after it (a token
+    // for a client that has left is never counted as issued).
+    const early =
+      endpoint !== 'token' && retryAfterRps === undefined && (!rule || usesRealAnswer(rule.kind))
+        ? handler.api(req, url, where)
+        : undefined;
+    await delay(wait - (performance.now() - arrivedAt));
     if (stopped || res.destroyed) {
       answer('aborted');
       return;
@@ -255,9 +264,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
 
     const reply: Reply =
-      endpoint === 'token'
+      early ??
+      (endpoint === 'token'
         ? handler.token(req.method ?? 'GET', req.headers['content-type'], body)
-        : handler.api(req, url, where);
+        : handler.api(req, url, where));
 
     if (rule?.kind === 'truncate' || rule?.kind === 'reset') {
       const full = Buffer.from(reply.body);
@@ -321,4 +331,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
   };
   return sandbox;
+}
+
+/** Fault kinds that send (part of) the real answer rather than one of their own. */
+function usesRealAnswer(kind: FaultRule['kind']): boolean {
+  return kind === 'truncate' || kind === 'reset';
 }
