@@ -7,6 +7,9 @@
 import { promises as fs } from 'fs';
 import path from 'path';
 
+import type { Entity } from '@jupiterone/integration-sdk-core';
+
+import { PAGE_LIMIT } from '../../src/abm/client';
 import { Entities } from '../../src/steps/constants';
 import type { SandboxStats } from '../sandbox/types';
 import { planFor, RequestPlan } from './plan';
@@ -18,7 +21,7 @@ import {
   runSdkFloor,
   startSandboxProcess,
 } from './processes';
-import type { FloorInput } from './sdk-floor';
+import type { FloorInput, FloorTemplates } from './sdk-floor';
 
 export interface ScenarioOptions {
   devices: number;
@@ -163,8 +166,15 @@ interface GraphFile {
   relationships?: Array<{ _type: string }>;
 }
 
-/** Counts what the collection wrote, one graph file at a time, and reads summary.json. */
-export async function readCollectedGraph(projectDir: string): Promise<ScenarioResult['graph']> {
+/**
+ * Counts what the collection wrote, one graph file at a time, and reads
+ * summary.json. With `sample`, also keeps the organization, every MDM server
+ * and up to `sample.devices` devices as written: the SDK floor's templates.
+ */
+export async function readCollectedGraph(
+  projectDir: string,
+  sample?: { devices: number; into: FloorTemplates },
+): Promise<ScenarioResult['graph']> {
   const storage = path.join(projectDir, '.j1-integration');
   const summary = JSON.parse(await fs.readFile(path.join(storage, 'summary.json'), 'utf8')) as {
     integrationStepResults: Array<{ status: string; partialTypes: string[] }>;
@@ -187,6 +197,7 @@ export async function readCollectedGraph(projectDir: string): Promise<ScenarioRe
         for (const entity of file.entities ?? []) {
           graph.entities += 1;
           if (entity._type === Entities.DEVICE._type) graph.devices += 1;
+          if (sample) keepTemplate(sample, entity as Entity);
         }
         graph.relationships += file.relationships?.length ?? 0;
       }
@@ -194,6 +205,14 @@ export async function readCollectedGraph(projectDir: string): Promise<ScenarioRe
   };
   await walk(root);
   return graph;
+}
+
+function keepTemplate(sample: { devices: number; into: FloorTemplates }, entity: Entity): void {
+  const { into } = sample;
+  if (entity._type === Entities.DEVICE._type) {
+    if (into.devices.length < sample.devices) into.devices.push(entity);
+  } else if (entity._type === Entities.MDM_SERVER._type) into.servers.push(entity);
+  else if (entity._type === Entities.ORGANIZATION._type) into.organization = entity;
 }
 
 function withCpu(measured: Measured): Measured & { cpuMs: number } {
@@ -228,17 +247,20 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   } finally {
     await sandbox.stop();
   }
-  const graph = await readCollectedGraph(collectDir);
+  // The floor ingests the collection's own entities: a page of its devices, its servers and its
+  // organization, as it wrote them, copied as often as the fleet needs.
+  const templates: FloorTemplates = { devices: [], servers: [] };
+  const graph = await readCollectedGraph(collectDir, { devices: PAGE_LIMIT, into: templates });
   if (!options.keep) await fs.rm(collectDir, { recursive: true, force: true });
 
   log(`[${label}] measuring the SDK floor`);
   const floorDir = await makeFloorProjectDir(options.workDir);
   const floorInput: FloorInput = {
-    seed: options.seed,
+    templatesFile: path.join(floorDir, 'templates.json'),
     devices: plan.devices,
-    servers: plan.servers,
     assignedPerServer: plan.assignedPerServer.map((s) => s.devices),
   };
+  await fs.writeFile(floorInput.templatesFile, JSON.stringify(templates));
   let floorRun: Measured;
   try {
     floorRun = await runSdkFloor(floorDir, floorInput, options.timeoutMs);

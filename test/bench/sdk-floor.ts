@@ -12,10 +12,13 @@
  * JSON. So the CLI's own start-up (its commands, ts-node) is in both figures
  * and cancels out of the ratios.
  *
- * Entities are built with the project's own converters from one page of the
- * sandbox fleet's devices (generated here, in-process), then relabelled with
- * a unique serial of the same length for every device of the fleet, a page at
- * a time, so at most one page exists outside the SDK's own buffers.
+ * The entities are the collection's own: the benchmark hands over a page of
+ * the devices it wrote (raw data as Apple's list served it included), its MDM
+ * servers and its organization. Each device is copied for every device of the
+ * fleet, a page at a time, with a unique serial of the same length: a deep
+ * copy, so every entity holds its own objects and raw data as a collected one
+ * does (the strings without the serial in them are shared), and at most one
+ * page exists outside the SDK's own buffers.
  */
 import {
   Entity,
@@ -23,39 +26,31 @@ import {
   IntegrationStep,
   Relationship,
 } from '@jupiterone/integration-sdk-core';
+import { readFileSync } from 'fs';
 
 import { PAGE_LIMIT } from '../../src/abm/client';
 import { hasRelationship } from '../../src/steps/convert';
-import { convertOrgDevice } from '../../src/steps/devices/converter';
-import { convertMdmServer } from '../../src/steps/mdm-servers/converter';
-import { convertOrganization } from '../../src/steps/organization/converter';
-import {
-  deviceKey,
-  Entities,
-  organizationKey,
-  Relationships,
-  Steps,
-} from '../../src/steps/constants';
-import { GeneratedFleet } from '../sandbox/fleet';
+import { deviceKey, Entities, Relationships, Steps } from '../../src/steps/constants';
+
+/** Entities of a collection, as it wrote them, that the floor copies. */
+export interface FloorTemplates {
+  organization?: Entity;
+  servers: Entity[];
+  devices: Entity[];
+}
 
 export interface FloorInput {
-  seed: number;
+  /** A FloorTemplates as JSON. */
+  templatesFile: string;
   devices: number;
-  servers: number;
   /** Devices assigned to each server, in the sandbox's order. */
   assignedPerServer: number[];
 }
 
-const CLIENT_ID = 'BUSINESSAPI.00000000-0000-4000-8000-000000000000';
 const SERIAL_ALPHABET = '0123456789CDFGHJKLMNPQRTVWXY';
 
-function entityOf(result: ReturnType<typeof convertOrgDevice>): Entity {
-  if ('skipped' in result) throw new Error(`template record skipped: ${result.skipped}`);
-  return result.entity;
-}
-
 /** The template's serial with its tail replaced by `index` in base 28: same length, unique. */
-function serialFor(templateSerial: string, index: number): string {
+export function serialFor(templateSerial: string, index: number): string {
   let tail = '';
   let rest = index;
   for (let i = 0; i < 6; i++) {
@@ -65,30 +60,64 @@ function serialFor(templateSerial: string, index: number): string {
   return templateSerial.slice(0, templateSerial.length - tail.length) + tail;
 }
 
-/** A copy of a converted device with every mention of its serial replaced. */
-function relabel(template: Entity, serial: string): Entity {
+/**
+ * A deep copy of a device entity with every mention of its serial replaced,
+ * in its properties and in its raw data alike: objects and arrays are new,
+ * strings are new where the serial is in them.
+ */
+export function relabel(template: Entity, serial: string): Entity {
+  return copierFor(template)(serial);
+}
+
+const copiers = new Map<string, (values: unknown[], serial: string) => Entity>();
+
+/**
+ * Compiles the copy of one template into object and array literals, so a copy
+ * costs the SDK floor about as little as making an object can: the floor is
+ * meant to measure the SDK, not its own copying. Templates of the same shape
+ * share one compiled function; each keeps its own leaf values.
+ */
+export function copierFor(template: Entity): (serial: string) => Entity {
   const from = String(template.serial);
-  const copy: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(template)) {
-    copy[name] =
-      typeof value === 'string' && value.includes(from) ? value.split(from).join(serial) : value;
+  const values: unknown[] = [];
+  const leaf = (value: unknown): string => {
+    values.push(value);
+    return `v[${values.length - 1}]`;
+  };
+  const code = (value: unknown): string => {
+    if (typeof value === 'string' && value.includes(from)) {
+      const parts = value.split(from);
+      return parts.map((part) => leaf(part)).join(' + s + ');
+    }
+    if (value === null || typeof value !== 'object') return leaf(value);
+    if (Array.isArray(value)) return `[${value.map(code).join(', ')}]`;
+    const members = Object.keys(value).map(
+      (key) => `${JSON.stringify(key)}: ${code((value as Record<string, unknown>)[key])}`,
+    );
+    return `{${members.join(', ')}}`;
+  };
+  const body = `return ${code(template)};`;
+  let make = copiers.get(body);
+  if (!make) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    make = new Function('v', 's', body) as (values: unknown[], serial: string) => Entity;
+    copiers.set(body, make);
   }
-  return copy as Entity;
+  const compiled = make;
+  return (serial) => compiled(values, serial);
 }
 
 export function floorInvocationConfig(input: FloorInput): IntegrationInvocationConfig {
-  const templateFleet = new GeneratedFleet({
-    seed: input.seed,
-    devices: Math.min(input.devices, PAGE_LIMIT),
-    servers: input.servers,
-    baseUrl: 'http://127.0.0.1',
-  });
-  const templates: Entity[] = [];
-  for (let i = 0; i < templateFleet.deviceCount; i++) {
-    templates.push(entityOf(convertOrgDevice(templateFleet.device(i))));
+  const {
+    organization,
+    servers: serverEntities,
+    devices: templates,
+  } = JSON.parse(readFileSync(input.templatesFile, 'utf8')) as FloorTemplates;
+  if (!organization || serverEntities.length === 0 || templates.length === 0) {
+    throw new Error(`${input.templatesFile} lacks the organization, the servers or the devices`);
   }
-  const serverEntities = templateFleet.servers.map((s) => entityOf(convertMdmServer(s)));
-  const orgKey = organizationKey(CLIENT_ID);
+  const orgKey = organization._key;
+  const copy = templates.map(copierFor);
   const deviceKeyAt = (index: number): string =>
     deviceKey(serialFor(String(templates[index % templates.length].serial), index));
 
@@ -99,9 +128,7 @@ export function floorInvocationConfig(input: FloorInput): IntegrationInvocationC
       entities: [Entities.ORGANIZATION],
       relationships: [],
       async executionHandler({ jobState }) {
-        await jobState.addEntity(
-          convertOrganization({ clientId: CLIENT_ID, kind: 'business', organization: {} }),
-        );
+        await jobState.addEntity(organization);
       },
     },
     {
@@ -136,8 +163,8 @@ export function floorInvocationConfig(input: FloorInput): IntegrationInvocationC
           const relationships: Relationship[] = [];
           const end = Math.min(input.devices, start + PAGE_LIMIT);
           for (let index = start; index < end; index++) {
-            const template = templates[index % templates.length];
-            const entity = relabel(template, serialFor(String(template.serial), index));
+            const slot = index % templates.length;
+            const entity = copy[slot](serialFor(String(templates[slot].serial), index));
             entities.push(entity);
             relationships.push(
               hasRelationship(

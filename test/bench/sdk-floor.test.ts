@@ -1,0 +1,48 @@
+import { Entity } from '@jupiterone/integration-sdk-core';
+
+import { convertOrgDevice } from '../../src/steps/devices/converter';
+import { GeneratedFleet } from '../sandbox/fleet';
+import { relabel, serialFor } from './sdk-floor';
+
+function template(): Entity {
+  const fleet = new GeneratedFleet({ seed: 3, devices: 5, servers: 2, baseUrl: 'http://x' });
+  const result = convertOrgDevice(fleet.device(1));
+  if ('skipped' in result) throw new Error(result.skipped);
+  return result.entity;
+}
+
+/** Every object and array reachable from a value. */
+function containers(value: unknown, into = new Set<object>()): Set<object> {
+  if (value !== null && typeof value === 'object') {
+    into.add(value);
+    for (const item of Object.values(value)) containers(item, into);
+  }
+  return into;
+}
+
+describe('the SDK floor', () => {
+  it('gives each index a serial of the same length, unique over a large fleet', () => {
+    const serials = new Set<string>();
+    for (let i = 0; i < 200_000; i++) serials.add(serialFor('C02XK1ABJGH5', i));
+    expect(serials.size).toBe(200_000);
+    expect([...serials].filter((serial) => serial.length !== 12)).toEqual([]);
+  });
+
+  it('copies a device deeply, its serial replaced everywhere, raw data included', () => {
+    const original = template();
+    const before = JSON.stringify(original);
+    const from = String(original.serial);
+    const to = serialFor(from, 12345);
+    const copy = relabel(original, to);
+
+    // The copy is the template with the serial swapped, and nothing else changed.
+    expect(JSON.stringify(copy)).toBe(before.split(from).join(to));
+    expect(JSON.stringify(copy)).not.toContain(from);
+    expect(copy._key).toBe(`apple_business_manager_org_device:${to}`);
+    expect(JSON.stringify(original)).toBe(before);
+    // An entity of its own: no object or array is shared with the template, raw data included.
+    const shared = [...containers(copy)].filter((c) => containers(original).has(c));
+    expect(shared).toEqual([]);
+    expect(copy._rawData).toBeDefined();
+  });
+});
