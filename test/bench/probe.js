@@ -2,7 +2,7 @@
  * Preloaded with `node -r test/bench/probe.js ...` into every measured process
  * (the collector and the SDK floor). At exit it writes this process's own
  * figures as JSON to the file named by BENCH_PROBE_OUT:
- * - cpu time (user + system) and the kernel's peak resident set size, from
+ * - cpu time (user + system), the kernel's peak resident set size and page faults, from
  *   process.resourceUsage(), which covers the whole life of the process;
  * - the highest V8 heap use, heap size and memory outside the heap (Buffers),
  *   and the highest size and use of each V8 heap space,
@@ -58,6 +58,8 @@ if (out) {
       peakHeapTotalBytes: peakHeapTotal,
       peakExternalBytes: peakExternal,
       heapSpacePeaks: spacePeaks,
+      minorPageFaults: usage.minorPageFault,
+      majorPageFaults: usage.majorPageFault,
     };
     try {
       fs.writeFileSync(out, JSON.stringify(figures));

@@ -34,6 +34,12 @@ export function enableCpuProfiles(): void {
   profiling = true;
 }
 
+/** Extra Node/V8 flags for both measured processes (diagnostics such as --trace-gc-nvp). */
+let nodeFlags: string[] = [];
+export function setNodeFlags(flags: string[]): void {
+  nodeFlags = [...flags];
+}
+
 function killAll(): void {
   for (const child of live) {
     if (child.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
@@ -68,6 +74,9 @@ export interface ProbeFigures {
   peakExternalBytes: number;
   /** Highest MB committed and used by each V8 heap space. */
   heapSpacePeaks?: Record<string, { sizeMB: number; usedMB: number }>;
+  /** Page faults over the process's life (fresh memory touched: heap growth, large buffers). */
+  minorPageFaults?: number;
+  majorPageFaults?: number;
 }
 
 export interface Measured {
@@ -114,7 +123,7 @@ async function measure(
   const profileFlags = profiling
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(options.cwd, 'cpu-prof')}`]
     : [];
-  const child = spawn(process.execPath, [...profileFlags, '-r', PROBE, ...args], {
+  const child = spawn(process.execPath, [...profileFlags, ...nodeFlags, '-r', PROBE, ...args], {
     cwd: options.cwd,
     env: { ...options.env, BENCH_PROBE_OUT: probeFile },
     stdio: ['ignore', log, log],

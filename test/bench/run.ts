@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 
 import { runScenario, ScenarioResult } from './pipeline';
-import { enableCpuProfiles, ROOT } from './processes';
+import { enableCpuProfiles, ROOT, setNodeFlags } from './processes';
 import {
   merge,
   renderChart,
@@ -36,6 +36,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
   --cpu-prof           write V8 CPU profiles of the collector and the SDK floor; implies --keep
                        and --no-doc (profiling slows both down)
+  --node-flag FLAG     pass a Node/V8 flag to both measured processes, e.g. --trace-gc-nvp (output
+                       in their logs); repeatable; implies --keep and --no-doc
   --help`;
 
 interface Args {
@@ -55,6 +57,7 @@ interface Args {
   srcDir?: string;
   repeat: number;
   cpuProf: boolean;
+  nodeFlags: string[];
 }
 
 function fail(message: string): never {
@@ -78,6 +81,7 @@ export function parseArgs(argv: string[]): Args {
     keep: false,
     repeat: 1,
     cpuProf: false,
+    nodeFlags: [],
   };
   const number = (flag: string, value: string | undefined): number => {
     const parsed = Number(value);
@@ -145,6 +149,11 @@ export function parseArgs(argv: string[]): Args {
         break;
       case '--cpu-prof':
         args.cpuProf = true;
+        args.keep = true;
+        args.doc = false;
+        break;
+      case '--node-flag':
+        args.nodeFlags.push(argv[++i] ?? fail('--node-flag needs a flag'));
         args.keep = true;
         args.doc = false;
         break;
@@ -220,6 +229,7 @@ function economyLine(label: string, result: ScenarioResult): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.cpuProf) enableCpuProfiles();
+  setNodeFlags(args.nodeFlags);
   const workDir = args.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'abm-bench-')));
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const update: StoredResults = { sizes: [] };
