@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 
-import { readTime } from './values';
+import {
+  MAX_STRING_LENGTH,
+  readString,
+  readStringArray,
+  readStringOrStrings,
+  readTime,
+} from './values';
 
 describe('readTime', () => {
   it.each([
@@ -51,5 +57,59 @@ describe('readTime', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+});
+
+describe('readStringArray and readStringOrStrings', () => {
+  // The rule, written plainly: the first 256 items, each read as a string, the unreadable left out.
+  const reference = (value: unknown): string[] | undefined => {
+    if (value === undefined || value === null) return undefined;
+    const strings = (Array.isArray(value) ? value : [value])
+      .slice(0, 256)
+      .map(readString)
+      .filter((s): s is string => s !== undefined);
+    return strings.length > 0 ? strings : undefined;
+  };
+  const item = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.constantFrom('', '  ', ' a ', 'x'.repeat(MAX_STRING_LENGTH + 3)),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.object({ maxDepth: 1 }),
+  );
+  const value = fc.oneof(
+    item,
+    fc.array(item, { maxLength: 6 }),
+    fc.array(item, { minLength: 250, maxLength: 300 }),
+  );
+
+  it('read any value as the rule says, never returning the input array', () => {
+    fc.assert(
+      fc.property(value, (v) => {
+        const read = readStringArray(v);
+        expect(read).toEqual(reference(v));
+        if (read) expect(read).not.toBe(v);
+        const expected = reference(v);
+        expect(readStringOrStrings(v)).toEqual(expected?.length === 1 ? expected[0] : expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each([
+    [[], undefined, undefined],
+    [['  A4:83  '], ['A4:83'], 'A4:83'],
+    [
+      ['a', 'b'],
+      ['a', 'b'],
+      ['a', 'b'],
+    ],
+    ['one', ['one'], 'one'],
+    [['', null, 3], undefined, undefined],
+  ])('reads %j', (input, asArray, asOneOrMore) => {
+    expect(readStringArray(input)).toEqual(asArray);
+    expect(readStringOrStrings(input)).toEqual(asOneOrMore);
   });
 });

@@ -28,19 +28,25 @@ export function readNumber(value: unknown): number | undefined {
 
 /** A string array; a lone string (as Apple sometimes sends) becomes a one-element array. */
 export function readStringArray(value: unknown): string[] | undefined {
-  // The usual answers first: absent, or an empty list (imei and meid of a Mac).
   if (value === undefined || value === null) return undefined;
-  if (Array.isArray(value) && value.length === 0) return undefined;
-  const items = Array.isArray(value) ? value : [value];
-  const strings = items
-    .slice(0, MAX_ARRAY_LENGTH)
-    .map(readString)
-    .filter((s): s is string => s !== undefined);
-  return strings.length > 0 ? strings : undefined;
+  if (!Array.isArray(value)) {
+    const one = readString(value);
+    return one === undefined ? undefined : [one];
+  }
+  // One pass and one array (none for an empty list, the imei and meid of a Mac): a device has
+  // five of these lists, and a page a thousand devices.
+  let strings: string[] | undefined;
+  const end = Math.min(value.length, MAX_ARRAY_LENGTH);
+  for (let i = 0; i < end; i++) {
+    const item = readString(value[i]);
+    if (item !== undefined) (strings ??= []).push(item);
+  }
+  return strings;
 }
 
 /** One value, or several: a one-element array reads as its element. */
 export function readStringOrStrings(value: unknown): string | string[] | undefined {
+  if (Array.isArray(value) && value.length === 1) return readString(value[0]);
   const strings = readStringArray(value);
   if (!strings) return undefined;
   return strings.length === 1 ? strings[0] : strings;
