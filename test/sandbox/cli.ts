@@ -19,7 +19,7 @@ const USAGE = `Usage: npm run sandbox -- [options]
   --devices N         fleet size, 1..1000000 (default 2000)
   --servers N         MDM servers, 4..1000 (default 6)
   --token-ttl S       access token lifetime in seconds (default 3600)
-  --latency MS        added latency on every request
+  --latency MS        least time to answer every request, the sandbox's own work included
   --jitter MS         extra random latency up to MS
   --rps N             requests per second before 429 + Retry-After
   --faults JSON       a FaultConfig (merged under the flags above)
