@@ -1,5 +1,6 @@
 import { convertOrgDevice } from './devices/converter';
 import { convertMdmServer } from './mdm-servers/converter';
+import { asStored } from '../../test/helpers/graph';
 
 beforeAll(() => {
   process.env.ENABLE_GRAPH_OBJECT_SCHEMA_VALIDATION = 'true';
@@ -21,6 +22,15 @@ describe('attributes Apple adds later', () => {
     });
   });
 
+  it('fill a property the converter has no value for, and never replace one it has', () => {
+    // An unknown product family leaves `platform` without a value; a `name` is always set.
+    const result = convertOrgDevice(device({ productFamily: 'Holo', platform: 'ios', name: 'x' }));
+    if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
+    expect(result.entity.platform).toBe('ios');
+    expect(result.entity.name).toBe('C02XK1ZZJGH5');
+    expect(result.dropped).toBeUndefined();
+  });
+
   it.each([
     ['an enum value the Device class does not allow', { platform: 'visionOS' }, 'platform'],
     ['a boolean property given as text', { active: 'yes' }, 'active'],
@@ -31,9 +41,9 @@ describe('attributes Apple adds later', () => {
     );
     if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
     expect(result.entity.serial).toBe('C02XK1ZZJGH5');
-    expect(result.entity).not.toHaveProperty(name);
+    expect(asStored(result.entity)).not.toHaveProperty(name);
     // The other added attributes go with them: which one broke the schema is not known.
-    expect(result.entity).not.toHaveProperty('batteryHealth');
+    expect(asStored(result.entity)).not.toHaveProperty('batteryHealth');
     expect(result.dropped).toEqual(expect.arrayContaining([name, 'batteryHealth']));
     // The raw data still has everything Apple sent.
     expect(result.entity._rawData?.[0].rawData).toMatchObject({ attributes: extra });
@@ -47,7 +57,7 @@ describe('attributes Apple adds later', () => {
     });
     if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
     expect(result.entity.name).toBe('Jamf');
-    expect(result.entity).not.toHaveProperty('trusted');
+    expect(asStored(result.entity)).not.toHaveProperty('trusted');
     expect(result.dropped).toEqual(['trusted']);
   });
 

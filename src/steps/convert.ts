@@ -15,14 +15,25 @@ import { compact, extraProperties } from './values';
  */
 export type Conversion = { entity: Entity; dropped?: string[] } | { skipped: string };
 
+/** The properties an entity's converter gives: its own, undefined where the record has no value. */
+export interface EntityProperties {
+  _key: string;
+  _type: string;
+  _class: string[];
+  [name: string]: unknown;
+}
+
 interface ResourceEntityInput {
   resource: Record<string, unknown>;
   attributes: Record<string, unknown>;
   /** Attribute names the converter maps itself; the rest are carried over as they come. */
   knownAttributes: ReadonlySet<string>;
-  /** The converter's properties: a fresh object this function may add to. */
-  properties: Record<string, unknown>;
-  metadata: { _type: string; _class: string[]; _key: string };
+  /**
+   * The converter's properties with `_key`, `_type` and `_class`, as one fresh object literal
+   * that this function may add to. A property may be undefined: the SDK writes none to the
+   * graph, and leaving them in spares a copy of some forty properties per record.
+   */
+  properties: EntityProperties;
   /** Names the record in a skip reason, e.g. "device". */
   what: string;
 }
@@ -36,7 +47,7 @@ interface ResourceEntityInput {
  * Any other error is a bug and is thrown.
  */
 export function resourceEntity(input: ResourceEntityInput): Conversion {
-  const { properties, metadata } = input;
+  const { properties } = input;
   const extras = extraProperties(input.attributes, input.knownAttributes, properties);
   const rawData = [{ name: 'default', rawData: rawSource(input.resource) }];
   let extraNames: string[] | undefined;
@@ -44,23 +55,22 @@ export function resourceEntity(input: ResourceEntityInput): Conversion {
 
   if (extraNames) {
     try {
-      // `properties` first: V8 clones the first spread of a literal on a fast path. The extras
-      // never share a name with a property, so the order does not change the result.
-      return { entity: create({ ...properties, ...extras, ...metadata, _rawData: rawData }) };
+      // `properties` first: V8 clones the first spread of a literal on a fast path.
+      return { entity: create({ ...properties, ...extras, _rawData: rawData }) };
     } catch (err) {
       if (!isSchemaError(err)) throw err;
     }
   }
   // No extras (the usual case), or they did not fit: the properties object becomes the entity's
-  // `assign` as it is, saving a copy of some forty properties per record.
-  const assign = Object.assign(properties, metadata, { _rawData: rawData });
+  // `assign` as it is.
+  properties._rawData = rawData;
   try {
-    const entity = create(assign);
+    const entity = create(properties);
     return extraNames ? { entity, dropped: extraNames } : { entity };
   } catch (err) {
     if (!isSchemaError(err)) throw err;
     return {
-      skipped: `the ${input.what} does not fit the ${metadata._class[0]} schema: ${shorten(err)}`,
+      skipped: `the ${input.what} does not fit the ${properties._class[0]} schema: ${shorten(err)}`,
     };
   }
 }

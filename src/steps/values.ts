@@ -135,7 +135,8 @@ const MAX_EXTRA_PROPERTIES = 50;
  * come so the graph has every attribute the API gives: scalars and arrays of
  * scalars only, under names the graph accepts, `...DateTime` renamed to
  * `...On` as epoch milliseconds like the known ones. Unknown attributes never
- * overwrite a property the converter sets itself.
+ * overwrite a property the converter sets itself (one it leaves undefined,
+ * they may fill).
  */
 export function extraProperties(
   attributes: Record<string, unknown>,
@@ -156,7 +157,8 @@ export function extraProperties(
     } else {
       converted = readPrimitive(value);
     }
-    if (converted === undefined || hasOwn(taken, property) || hasOwn(extras, property)) continue;
+    if (converted === undefined || hasOwn(extras, property)) continue;
+    if (hasOwn(taken, property) && taken[property] !== undefined) continue;
     extras[property] = converted;
     count += 1;
   }

@@ -30,3 +30,11 @@ export async function readGraph(storageDirectory: string): Promise<{
   await walk(path.join(storageDirectory, 'graph'));
   return { entities, relationships };
 }
+
+/**
+ * A graph object as the SDK stores it: written as JSON, so a property whose
+ * value is undefined (converters leave one per missing attribute) is not there.
+ */
+export function asStored<T>(graphObject: T): T {
+  return JSON.parse(JSON.stringify(graphObject)) as T;
+}

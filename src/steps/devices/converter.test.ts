@@ -4,6 +4,7 @@ import { Entity } from '@jupiterone/integration-sdk-core';
 import { ORG_DEVICE_ATTRIBUTES } from '../../abm/types';
 import { Entities } from '../constants';
 import { convertOrgDevice, deviceStatus } from './converter';
+import { asStored } from '../../../test/helpers/graph';
 
 const device = {
   type: 'orgDevices',
@@ -88,11 +89,11 @@ describe('convertOrgDevice', () => {
       batteryHealth: 'GOOD',
       warrantyEndOn: Date.parse('2027-01-01T00:00:00Z'),
     });
-    expect(entity).not.toHaveProperty('imei');
-    expect(entity).not.toHaveProperty('eid');
-    expect(entity).not.toHaveProperty('releasedFromOrgOn');
-    expect(entity).not.toHaveProperty('bad_name');
-    expect(entity).not.toHaveProperty('nested');
+    expect(asStored(entity)).not.toHaveProperty('imei');
+    expect(asStored(entity)).not.toHaveProperty('eid');
+    expect(asStored(entity)).not.toHaveProperty('releasedFromOrgOn');
+    expect(asStored(entity)).not.toHaveProperty('bad_name');
+    expect(asStored(entity)).not.toHaveProperty('nested');
     expect(entity._rawData?.[0].rawData).toEqual(device);
   });
 
@@ -129,7 +130,7 @@ describe('convertOrgDevice', () => {
   it('keeps required Device keys present as null when unknown', () => {
     const entity = entityOf({ type: 'orgDevices', id: 'F9FXXXXXXX1' });
     expect(entity).toMatchObject({ category: null, model: null, serial: 'F9FXXXXXXX1' });
-    expect(entity).not.toHaveProperty('platform');
+    expect(asStored(entity)).not.toHaveProperty('platform');
   });
 
   it.each([
@@ -156,10 +157,10 @@ describe('convertOrgDevice', () => {
     });
     expect(entity.model).toBeNull();
     expect(entity.imei).toEqual(['one-imei']);
-    expect(entity).not.toHaveProperty('addedToOrgOn');
-    expect(entity).not.toHaveProperty('orderedOn');
-    expect(entity).not.toHaveProperty('isMdmMigrationCapable');
-    expect(entity).not.toHaveProperty('color');
+    expect(asStored(entity)).not.toHaveProperty('addedToOrgOn');
+    expect(asStored(entity)).not.toHaveProperty('orderedOn');
+    expect(asStored(entity)).not.toHaveProperty('isMdmMigrationCapable');
+    expect(asStored(entity)).not.toHaveProperty('color');
   });
 });
 

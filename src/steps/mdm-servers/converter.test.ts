@@ -4,6 +4,7 @@ import { Entity } from '@jupiterone/integration-sdk-core';
 
 import { Entities, EntitySchemas } from '../constants';
 import { convertMdmServer } from './converter';
+import { asStored } from '../../../test/helpers/graph';
 
 const server = {
   type: 'mdmServers',
@@ -148,7 +149,7 @@ describe('convertMdmServer properties', () => {
         expect(entity.name).toBe(serverName === '' ? id : serverName.slice(0, 4096));
         // `active` follows Apple's status, and only when Apple gives one.
         const status = typeof attributes.status === 'string' ? attributes.status.trim() : '';
-        if (status === '') expect(entity).not.toHaveProperty('active');
+        if (status === '') expect(asStored(entity)).not.toHaveProperty('active');
         else expect(entity.active).toBe(status === 'ACTIVE');
       }),
       { numRuns: 300 },

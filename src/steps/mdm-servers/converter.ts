@@ -2,7 +2,6 @@ import { MDM_SERVER_ATTRIBUTES } from '../../abm/types';
 import { Entities, mdmServerKey } from '../constants';
 import { Conversion, resourceEntity } from '../convert';
 import {
-  compact,
   isRecord,
   readBoolean,
   readNumber,
@@ -35,7 +34,7 @@ export function convertMdmServer(resource: unknown): Conversion {
   const serverName = readString(attributes.serverName);
   const status = readString(attributes.status);
 
-  const properties = compact({
+  const properties = {
     id,
     name: serverName ?? id,
     displayName: serverName ?? id,
@@ -51,17 +50,15 @@ export function convertMdmServer(resource: unknown): Conversion {
     enableMdmDisownFlag: readBoolean(attributes.enableMdmDisownFlag),
     lastConnectedOn: readTime(attributes.lastConnectedDateTime),
     lastConnectedIp: readString(attributes.lastConnectedIp),
-  });
+    _key: mdmServerKey(id),
+    _type: Entities.MDM_SERVER._type,
+    _class: Entities.MDM_SERVER._class,
+  };
   return resourceEntity({
     resource,
     attributes,
     knownAttributes: KNOWN_ATTRIBUTES,
     properties,
-    metadata: {
-      _key: mdmServerKey(id),
-      _type: Entities.MDM_SERVER._type,
-      _class: Entities.MDM_SERVER._class,
-    },
     what: 'MDM server',
   });
 }
