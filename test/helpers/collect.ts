@@ -39,6 +39,8 @@ export interface CollectOptions {
   env?: Record<string, string | undefined>;
   /** Passed to createInvocationConfig: short timeouts and backoff keep fault tests quick. */
   collector?: ConstructorParameters<typeof CollectorRun>[1];
+  /** The store the runtime writes to (a FileSystemGraphObjectStore, or one that records calls). */
+  graphObjectStore?: FileSystemGraphObjectStore;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function collectFromSandbox(
   return collectWithEnv({
     env: { ...sandboxEnv(sandbox, options.account), ...options.env },
     collector: options.collector,
+    graphObjectStore: options.graphObjectStore,
   });
 }
 
@@ -83,7 +86,10 @@ export async function collectWithEnv(
       // The runtime's signature is typed for the base config; ours is a subtype.
       createInvocationConfig(options.collector) as unknown as IntegrationInvocationConfig,
       { current: { startedOn: Date.now() } },
-      { enableSchemaValidation: true, graphObjectStore: new FileSystemGraphObjectStore() },
+      {
+        enableSchemaValidation: true,
+        graphObjectStore: options.graphObjectStore ?? new FileSystemGraphObjectStore(),
+      },
     );
   } catch (err) {
     error = err as Error;
