@@ -22,10 +22,9 @@ export const PAGE_LIMIT = 1000;
  * the caller works on the current page (a page's request needs the cursor of
  * the one before, so a walk never has more than one request in flight anyway).
  * A second page ahead bought no time and cost memory: a parsed page that waits
- * longer outlives two young-generation collections, and V8 promotes it to the
- * old generation, where it dies as garbage that only a full collection frees
- * (at 100,000 devices: promoted 302 to 308 MB against 145 to 151 MB with one
- * ahead and devices handed to the SDK 500 at a time; docs/performance.md).
+ * longer is more often alive at two young-generation collections, and V8 then
+ * promotes it to the old generation, where it dies as garbage that only a full
+ * collection frees (see the devices step's SDK_BATCH and docs/performance.md).
  */
 const PAGES_AHEAD = 1;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */

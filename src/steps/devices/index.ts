@@ -16,10 +16,11 @@ const PROGRESS_INTERVAL_MS = 10_000;
 /**
  * Devices handed to the SDK at a time: the size at which the runtime writes
  * its buffer to disk (500 graph objects), so each batch is written as soon as
- * it is made. Its entities and raw data then die young, instead of outliving
- * the conversion of a whole page of 1,000 and being promoted to V8's old
- * generation as garbage (with one page read ahead, at 100,000 devices: peak
- * RSS 299 to 307 MB against 436 to 447 MB; docs/performance.md).
+ * it is made, and its entities can die young instead of outliving the
+ * conversion of a whole page of 1,000. With one page read ahead, at 100,000
+ * devices, about half the runs then promote 143 to 151 MB to V8's old
+ * generation instead of 270 to 308 MB, and peak at about 300 MB instead of
+ * 400 to 450 MB; the other half still promote about 250 MB (docs/performance.md).
  */
 export const SDK_BATCH = 500;
 
