@@ -18,9 +18,9 @@ const PROGRESS_INTERVAL_MS = 10_000;
  * its buffer to disk (500 graph objects), so each batch is written as soon as
  * it is made, and its entities can die young instead of outliving the
  * conversion of a whole page of 1,000. With one page read ahead, at 100,000
- * devices, about half the runs then promote 143 to 151 MB to V8's old
- * generation instead of 270 to 308 MB, and peak at about 300 MB instead of
- * 400 to 450 MB; the other half still promote about 250 MB (docs/performance.md).
+ * devices, 11 runs of 19 then promoted 143 to 151 MB to V8's old generation
+ * instead of 258 to 308 MB, and peaked at 298 to 313 MB instead of 395 to
+ * 453 MB; the others still promoted 241 to 278 MB (docs/performance.md).
  */
 export const SDK_BATCH = 500;
 
