@@ -8,6 +8,7 @@ import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
+import { Steps } from '../../src/steps/constants';
 import { runScenario, ScenarioResult } from './pipeline';
 import { planFor } from './plan';
 import {
@@ -60,6 +61,21 @@ describe('the benchmark pipeline at 300 devices', () => {
       expect(Number.isFinite(result.ratios.wall)).toBe(true);
       expect(Number.isFinite(result.ratios.memory)).toBe(true);
     }
+  });
+
+  it("reads both processes' step times from their logs, within their wall time", () => {
+    for (const result of [plain, limited]) {
+      for (const measured of [result.collector, result.sdkFloor]) {
+        const times = measured.steps;
+        expect(times).toBeDefined();
+        expect(Object.keys(times?.steps ?? {}).sort()).toEqual(Object.values(Steps).sort());
+        expect(times?.executionMs).toBeLessThanOrEqual(measured.wallMs);
+        for (const ms of Object.values(times?.steps ?? {})) {
+          expect(ms).toBeGreaterThanOrEqual(0);
+          expect(ms).toBeLessThanOrEqual(times?.executionMs ?? 0);
+        }
+      }
+    }
     expect(limited.floors.rateMs).toBeCloseTo((limited.plan.minimal.total / 20) * 1000, 6);
     expect(Number.isFinite(limited.ratios.rate)).toBe(true);
   });
@@ -73,6 +89,8 @@ describe('the benchmark pipeline at 300 devices', () => {
     expect(tables).toContain('| 300 |');
     expect(tables).toContain('PASS');
     expect(tables).toContain('Rate-limited scenario');
+    expect(tables).toContain('### Where the time goes');
+    expect(tables).toMatch(/\| 300 \| \d+\.\d\d \/ \d+\.\d\d \|/);
     const svg = renderChart(stored);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('<polyline');

@@ -11,6 +11,7 @@ import path from 'path';
 import { performance } from 'perf_hooks';
 
 import type { SandboxStats } from '../sandbox/types';
+import { readStepTimes, StepTimes } from './steps';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const PROBE = path.join(__dirname, 'probe.js');
@@ -84,6 +85,8 @@ export interface Measured {
   wallMs: number;
   probe: ProbeFigures;
   logFile: string;
+  /** Execution and step times from the process's log; undefined if the log lacks them. */
+  steps?: StepTimes;
 }
 
 /** Environment for a child: the parent's, minus anything that configures a collection or the probe. */
@@ -153,7 +156,8 @@ async function measure(
     throw new Error(`${options.label} exited with ${code}; log: ${logFile}\n${tail}`);
   }
   const probe = JSON.parse(await fs.readFile(probeFile, 'utf8')) as ProbeFigures;
-  return { wallMs, probe, logFile };
+  const steps = readStepTimes(await fs.readFile(logFile, 'utf8'));
+  return { wallMs, probe, logFile, steps };
 }
 
 /**

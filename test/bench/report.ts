@@ -5,7 +5,9 @@
  * size (say the 1,000,000 run, on request) updates its row and keeps the
  * others.
  */
+import { Steps } from '../../src/steps/constants';
 import type { ScenarioResult } from './pipeline';
+import type { StepTimes } from './steps';
 
 export const START_MARKER = '<!-- bench:results:start -->';
 export const END_MARKER = '<!-- bench:results:end -->';
@@ -38,6 +40,9 @@ export interface StoredResult {
   partialTypes: string[];
   economyPass: boolean;
   economyProblems: string[];
+  /** Execution and step times of each process, from its log (absent in older results). */
+  collectorSteps?: StepTimes;
+  sdkFloorSteps?: StepTimes;
 }
 
 export interface StoredResults {
@@ -73,6 +78,8 @@ export function toStored(result: ScenarioResult, measuredAt = new Date()): Store
     partialTypes: result.graph.partialTypes,
     economyPass: result.economy.pass,
     economyProblems: result.economy.problems,
+    collectorSteps: result.collector.steps,
+    sdkFloorSteps: result.sdkFloor.steps,
   };
 }
 
@@ -107,6 +114,40 @@ function economyCell(r: StoredResult): string {
   return r.economyPass ? 'PASS' : `FAIL: ${r.economyProblems.join('; ')}`;
 }
 
+const ratioOf = (a: number | undefined, b: number | undefined): number | undefined =>
+  a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+
+/**
+ * Where each process spent its wall time, from its log: start-up (Node,
+ * ts-node and the CLI, the same code in both), the device step and the
+ * assignments step, collector against floor.
+ */
+function timeTable(sizes: StoredResult[]): string[] {
+  const lines = [
+    '### Where the time goes',
+    '',
+    '| devices | start-up s: collector / floor | execution s: collector / floor | devices step s: collector / floor | devices step ratio | assignments step s: collector / floor | assignments step ratio |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of sizes) {
+    const c = r.collectorSteps;
+    const f = r.sdkFloorSteps;
+    const startUp = (wallMs: number, steps: StepTimes | undefined) =>
+      steps ? wallMs - steps.executionMs : undefined;
+    const step = (steps: StepTimes | undefined, id: string) => steps?.steps[id];
+    const pair = (a: number | undefined, b: number | undefined) => `${s(a)} / ${s(b)}`;
+    const devices = [step(c, Steps.DEVICES), step(f, Steps.DEVICES)] as const;
+    const assignments = [
+      step(c, Steps.DEVICE_ASSIGNMENTS),
+      step(f, Steps.DEVICE_ASSIGNMENTS),
+    ] as const;
+    lines.push(
+      `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${x(ratioOf(...devices))} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} |`,
+    );
+  }
+  return lines;
+}
+
 /** The markdown between the markers. */
 export function renderTables(results: StoredResults): string {
   const lines: string[] = [];
@@ -121,6 +162,8 @@ export function renderTables(results: StoredResults): string {
       `| ${n(r.devices)} | ${s(r.wallMs)} | ${s(r.cpuMs)} | ${mb(r.peakRssBytes)} | ${s(r.networkFloorMs)} | ${s(r.sdkFloorMs)} | ${s(r.sdkFloorCpuMs)} | ${mb(r.sdkFloorPeakRssBytes)} | ${x(r.wallRatio)} | ${x(r.memoryRatio)} |`,
     );
   }
+  lines.push('');
+  lines.push(...timeTable(results.sizes));
   lines.push('');
   lines.push('### Requests');
   lines.push('');
