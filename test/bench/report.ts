@@ -116,6 +116,9 @@ function economyCell(r: StoredResult): string {
 
 const ratioOf = (a: number | undefined, b: number | undefined): number | undefined =>
   a !== undefined && b !== undefined && b > 0 ? a / b : undefined;
+const startUp = (wallMs: number, times: StepTimes | undefined): number | undefined =>
+  times ? wallMs - times.executionMs : undefined;
+const pair = (a: number | undefined, b: number | undefined): string => `${s(a)} / ${s(b)}`;
 
 /**
  * Where each process spent its wall time, from its log: start-up (Node,
@@ -132,14 +135,10 @@ function timeTable(sizes: StoredResult[]): string[] {
   for (const r of sizes) {
     const c = r.collectorSteps;
     const f = r.sdkFloorSteps;
-    const startUp = (wallMs: number, steps: StepTimes | undefined) =>
-      steps ? wallMs - steps.executionMs : undefined;
-    const step = (steps: StepTimes | undefined, id: string) => steps?.steps[id];
-    const pair = (a: number | undefined, b: number | undefined) => `${s(a)} / ${s(b)}`;
-    const devices = [step(c, Steps.DEVICES), step(f, Steps.DEVICES)] as const;
+    const devices = [c?.steps[Steps.DEVICES], f?.steps[Steps.DEVICES]] as const;
     const assignments = [
-      step(c, Steps.DEVICE_ASSIGNMENTS),
-      step(f, Steps.DEVICE_ASSIGNMENTS),
+      c?.steps[Steps.DEVICE_ASSIGNMENTS],
+      f?.steps[Steps.DEVICE_ASSIGNMENTS],
     ] as const;
     lines.push(
       `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${x(ratioOf(...devices))} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} |`,

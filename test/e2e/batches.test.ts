@@ -4,7 +4,7 @@ import {
   FileSystemGraphObjectStore,
 } from '@jupiterone/integration-sdk-runtime';
 
-import { Steps } from '../../src/steps/constants';
+import { Entities, Steps } from '../../src/steps/constants';
 import { SDK_BATCH } from '../../src/steps/devices';
 import { collectFromSandbox } from '../helpers/collect';
 import { Sandbox, startSandbox } from '../sandbox';
@@ -51,7 +51,7 @@ describe('devices handed to the SDK', () => {
     // Pages of 1,000, 1,000 and 300 devices.
     expect(store.entityBatches[Steps.DEVICES]).toEqual([500, 500, 500, 500, 300]);
     expect(store.relationshipBatches[Steps.DEVICES]).toEqual([500, 500, 500, 500, 300]);
-    const devices = graph.entities.filter((e) => e._type === 'apple_business_manager_org_device');
+    const devices = graph.entities.filter((e) => e._type === Entities.DEVICE._type);
     expect(new Set(devices.map((d) => d._key)).size).toBe(2300);
   });
 });
