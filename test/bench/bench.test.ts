@@ -13,6 +13,7 @@ import { runScenario, ScenarioResult } from './pipeline';
 import { planFor } from './plan';
 import {
   END_MARKER,
+  medianRun,
   merge,
   renderChart,
   renderTables,
@@ -97,6 +98,38 @@ describe('the benchmark pipeline at 300 devices', () => {
     const document = updateDocument(updateDocument('# Performance\n', tables), tables);
     expect(document.split(START_MARKER)).toHaveLength(2);
     expect(document.split(END_MARKER)).toHaveLength(2);
+  });
+
+  it('reports a repeated scenario by its median run, with the range of every ratio', () => {
+    const withRatios = (wall: number, memory: number): ScenarioResult => ({
+      ...plain,
+      ratios: { ...plain.ratios, wall, memory },
+    });
+    const runs = [withRatios(1.5, 1.2), withRatios(1.1, 1.4), withRatios(1.3, 0.9)];
+    const kept = medianRun(runs);
+    expect(kept.ratios.wall).toBe(1.3);
+
+    const stored = toStored(kept, new Date(), runs);
+    expect(stored.spread).toMatchObject({
+      runs: 3,
+      wallRatio: [1.1, 1.3, 1.5],
+      memoryRatio: [0.9, 1.2, 1.4],
+    });
+    expect(stored.spread?.devicesStepRatio).toHaveLength(3);
+    const tables = renderTables({ sizes: [stored] });
+    expect(tables).toContain('| 300 | 3 |');
+    expect(tables).toContain('| 1.30x (1.10 to 1.50x) | 0.90x (0.90 to 1.40x) |');
+    expect(tables).toContain('the run with the median wall ratio');
+    // A single run has no spread and no note.
+    expect(toStored(plain).spread).toBeUndefined();
+    expect(renderTables({ sizes: [toStored(plain)] })).not.toContain('median');
+
+    // A run that failed the request-economy check is the one reported, whatever its ratio.
+    const failed: ScenarioResult = {
+      ...withRatios(1.2, 1),
+      economy: { pass: false, problems: ['a page served twice'] },
+    };
+    expect(medianRun([...runs, failed])).toBe(failed);
   });
 });
 

@@ -43,6 +43,17 @@ export interface StoredResult {
   /** Execution and step times of each process, from its log (absent in older results). */
   collectorSteps?: StepTimes;
   sdkFloorSteps?: StepTimes;
+  /** Every run's ratios when the scenario ran more than once (`--repeat`); this row is the median run. */
+  spread?: RunSpread;
+}
+
+/** Each ratio over every run of a repeated scenario, lowest first. */
+export interface RunSpread {
+  runs: number;
+  wallRatio: number[];
+  memoryRatio: number[];
+  rateRatio?: number[];
+  devicesStepRatio?: number[];
 }
 
 export interface StoredResults {
@@ -50,7 +61,53 @@ export interface StoredResults {
   rateLimited?: StoredResult;
 }
 
-export function toStored(result: ScenarioResult, measuredAt = new Date()): StoredResult {
+/**
+ * The run to report of a scenario run several times: the one whose wall ratio
+ * (rate ratio in the rate-limited scenario) is the median, since on a shared
+ * machine one run can be 10-20% off. A run that failed the economy check wins
+ * over all, so a failure is never hidden behind a median.
+ */
+export function medianRun(runs: ScenarioResult[]): ScenarioResult {
+  if (runs.length === 0) throw new Error('no runs to choose from');
+  const failed = runs.find((r) => !r.economy.pass);
+  if (failed) return failed;
+  const sorted = [...runs].sort((a, b) => headlineRatio(a) - headlineRatio(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+export const headlineRatio = (r: ScenarioResult): number => r.ratios.rate ?? r.ratios.wall;
+
+/** The collector's devices step over the floor's, from their logs. */
+function devicesStepRatio(r: {
+  collector: { steps?: StepTimes };
+  sdkFloor: { steps?: StepTimes };
+}): number | undefined {
+  return ratioOf(r.collector.steps?.steps[Steps.DEVICES], r.sdkFloor.steps?.steps[Steps.DEVICES]);
+}
+
+function spreadOf(runs: ScenarioResult[]): RunSpread {
+  const sorted = (values: Array<number | undefined>): number[] | undefined =>
+    values.every((v): v is number => v !== undefined)
+      ? values.map((v) => round(v, 3)).sort((a, b) => a - b)
+      : undefined;
+  return {
+    runs: runs.length,
+    wallRatio: sorted(runs.map((r) => r.ratios.wall)) ?? [],
+    memoryRatio: sorted(runs.map((r) => r.ratios.memory)) ?? [],
+    rateRatio: sorted(runs.map((r) => r.ratios.rate)),
+    devicesStepRatio: sorted(runs.map(devicesStepRatio)),
+  };
+}
+
+/**
+ * What results.json keeps of `result`; `runs` are all the runs of its
+ * scenario, `result` among them, when it ran more than once.
+ */
+export function toStored(
+  result: ScenarioResult,
+  measuredAt = new Date(),
+  runs: ScenarioResult[] = [result],
+): StoredResult {
   return {
     measuredAt: measuredAt.toISOString(),
     devices: result.plan.devices,
@@ -80,6 +137,7 @@ export function toStored(result: ScenarioResult, measuredAt = new Date()): Store
     economyProblems: result.economy.problems,
     collectorSteps: result.collector.steps,
     sdkFloorSteps: result.sdkFloor.steps,
+    spread: runs.length > 1 ? spreadOf(runs) : undefined,
   };
 }
 
@@ -102,6 +160,12 @@ const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 const x = (ratio: number | undefined): string =>
   ratio === undefined ? '-' : `${ratio.toFixed(2)}x`;
 const n = (value: number): string => value.toLocaleString('en-US');
+/** A ratio, with the lowest and highest over the runs when there were several. */
+const xs = (ratio: number | undefined, all: number[] | undefined): string =>
+  all && all.length > 1
+    ? `${x(ratio)} (${all[0].toFixed(2)} to ${x(all[all.length - 1])})`
+    : x(ratio);
+const runsOf = (r: StoredResult): number => r.spread?.runs ?? 1;
 
 function requestsCell(r: StoredResult): string {
   const q = r.requests;
@@ -141,7 +205,7 @@ function timeTable(sizes: StoredResult[]): string[] {
       f?.steps[Steps.DEVICE_ASSIGNMENTS],
     ] as const;
     lines.push(
-      `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${x(ratioOf(...devices))} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} |`,
+      `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${xs(ratioOf(...devices), r.spread?.devicesStepRatio)} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} |`,
     );
   }
   return lines;
@@ -153,12 +217,12 @@ export function renderTables(results: StoredResults): string {
   lines.push('### Time and memory');
   lines.push('');
   lines.push(
-    '| devices | wall s | CPU s | peak RSS MB | network floor s | SDK floor s | SDK floor CPU s | SDK floor RSS MB | wall / max(floors) | RSS / SDK RSS |',
+    '| devices | runs | wall s | CPU s | peak RSS MB | network floor s | SDK floor s | SDK floor CPU s | SDK floor RSS MB | wall / max(floors) | RSS / SDK RSS |',
   );
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results.sizes) {
     lines.push(
-      `| ${n(r.devices)} | ${s(r.wallMs)} | ${s(r.cpuMs)} | ${mb(r.peakRssBytes)} | ${s(r.networkFloorMs)} | ${s(r.sdkFloorMs)} | ${s(r.sdkFloorCpuMs)} | ${mb(r.sdkFloorPeakRssBytes)} | ${x(r.wallRatio)} | ${x(r.memoryRatio)} |`,
+      `| ${n(r.devices)} | ${runsOf(r)} | ${s(r.wallMs)} | ${s(r.cpuMs)} | ${mb(r.peakRssBytes)} | ${s(r.networkFloorMs)} | ${s(r.sdkFloorMs)} | ${s(r.sdkFloorCpuMs)} | ${mb(r.sdkFloorPeakRssBytes)} | ${xs(r.wallRatio, r.spread?.wallRatio)} | ${xs(r.memoryRatio, r.spread?.memoryRatio)} |`,
     );
   }
   lines.push('');
@@ -181,11 +245,17 @@ export function renderTables(results: StoredResults): string {
     lines.push('### Rate-limited scenario');
     lines.push('');
     lines.push(
-      '| devices | servers | allowed rps | latency ms | minimal requests | rate floor s | wall s | wall / rate floor | 429s | requests: token / device pages / server list / id pages | request economy |',
+      '| devices | servers | allowed rps | latency ms | runs | minimal requests | rate floor s | wall s | wall / rate floor | 429s | requests: token / device pages / server list / id pages | request economy |',
     );
-    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
+    lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
     lines.push(
-      `| ${n(rate.devices)} | ${rate.servers} | ${rate.rps ?? '-'} | ${rate.latencyMs} | ${rate.minimalRequests} | ${s(rate.rateFloorMs)} | ${s(rate.wallMs)} | ${x(rate.rateRatio)} | ${rate.throttled} | ${requestsCell(rate)} | ${economyCell(rate)} |`,
+      `| ${n(rate.devices)} | ${rate.servers} | ${rate.rps ?? '-'} | ${rate.latencyMs} | ${runsOf(rate)} | ${rate.minimalRequests} | ${s(rate.rateFloorMs)} | ${s(rate.wallMs)} | ${xs(rate.rateRatio, rate.spread?.rateRatio)} | ${rate.throttled} | ${requestsCell(rate)} | ${economyCell(rate)} |`,
+    );
+  }
+  if ([...results.sizes, ...(rate ? [rate] : [])].some((r) => runsOf(r) > 1)) {
+    lines.push('');
+    lines.push(
+      'Where a scenario ran more than once (`--repeat N`), its row is the run with the median wall ratio (the median rate ratio in the rate-limited scenario), and a ratio is followed by the lowest and the highest it took over the runs.',
     );
   }
   const dates = [...results.sizes, ...(rate ? [rate] : [])].map((r) => r.measuredAt.slice(0, 10));

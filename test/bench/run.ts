@@ -9,9 +9,12 @@ import path from 'path';
 import { runScenario, ScenarioResult } from './pipeline';
 import { enableCpuProfiles, ROOT, setNodeFlags } from './processes';
 import {
+  headlineRatio,
+  medianRun,
   merge,
   renderChart,
   renderTables,
+  StoredResult,
   StoredResults,
   toStored,
   updateDocument,
@@ -32,7 +35,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --no-doc             print only; leave docs/ and results.json alone
   --keep               keep the collected graphs and logs (under --work-dir)
   --work-dir DIR       temporary project directories (default: the OS temp dir)
-  --repeat N           run each scenario N times, keep the median run (default 1)
+  --repeat N           run each scenario N times: report the median run, with each ratio's
+                       lowest and highest over the runs (default 1)
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
   --cpu-prof           write V8 CPU profiles of the collector and the SDK floor; implies --keep
                        and --no-doc (profiling slows both down)
@@ -193,36 +197,29 @@ async function readStored(): Promise<StoredResults> {
 }
 
 /**
- * Runs a scenario `times` times and keeps the run whose wall ratio is the
- * median (rate ratio in the rate-limited scenario): on a shared machine one
- * run can be 10-20% off. Every run must pass the economy check to count as
- * passing: the kept run is the worst one when any failed.
+ * Runs a scenario `times` times; reports the median run (`medianRun`) with
+ * every run's ratios beside it.
  */
 async function repeated(
   times: number,
   log: (line: string) => void,
   run: () => Promise<ScenarioResult>,
-): Promise<ScenarioResult> {
-  const results: ScenarioResult[] = [];
-  for (let i = 0; i < times; i++) results.push(await run());
-  const failed = results.find((r) => !r.economy.pass);
-  if (failed) return failed;
-  const ratio = (r: ScenarioResult) => r.ratios.rate ?? r.ratios.wall;
-  const sorted = [...results].sort((a, b) => ratio(a) - ratio(b));
-  const kept = sorted[Math.floor((sorted.length - 1) / 2)];
+): Promise<StoredResult> {
+  const runs: ScenarioResult[] = [];
+  for (let i = 0; i < times; i++) runs.push(await run());
+  const kept = medianRun(runs);
   if (times > 1) {
-    log(
-      `kept the median of ${times} runs: ratios ${sorted.map((r) => ratio(r).toFixed(2)).join(', ')}`,
-    );
+    const ratios = runs.map(headlineRatio).sort((a, b) => a - b);
+    log(`kept the median of ${times} runs: ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   }
-  return kept;
+  return toStored(kept, new Date(), runs);
 }
 
-function economyLine(label: string, result: ScenarioResult): string {
-  const verdict = result.economy.pass ? 'PASS' : 'FAIL';
-  const detail = result.economy.pass
-    ? `${result.requests.total} requests = minimal ${result.plan.minimal.total}, no page twice, ${result.graph.devices} devices in the graph`
-    : result.economy.problems.join('; ');
+function economyLine(label: string, result: StoredResult): string {
+  const verdict = result.economyPass ? 'PASS' : 'FAIL';
+  const detail = result.economyPass
+    ? `${result.requests.total} requests = minimal ${result.minimalRequests}, no page twice, ${result.devicesInGraph} devices in the graph`
+    : result.economyProblems.join('; ');
   return `Request economy [${label}]: ${verdict} (${detail})`;
 }
 
@@ -252,9 +249,9 @@ async function main(): Promise<void> {
           log,
         }),
       );
-      update.sizes.push(toStored(result));
+      update.sizes.push(result);
       economyLines.push(economyLine(`${devices} devices`, result));
-      allPass &&= result.economy.pass;
+      allPass &&= result.economyPass;
     }
   }
   if (args.rate) {
@@ -273,9 +270,9 @@ async function main(): Promise<void> {
         log,
       }),
     );
-    update.rateLimited = toStored(result);
+    update.rateLimited = result;
     economyLines.push(economyLine(`rate-limited, ${args.rps} rps`, result));
-    allPass &&= result.economy.pass;
+    allPass &&= result.economyPass;
   }
 
   const shown = args.doc ? merge(await readStored(), update) : update;
