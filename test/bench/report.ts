@@ -261,7 +261,7 @@ export function renderTables(results: StoredResults): string {
   const dates = [...results.sizes, ...(rate ? [rate] : [])].map((r) => r.measuredAt.slice(0, 10));
   lines.push('');
   lines.push(
-    `Measured ${[...new Set(dates)].sort().join(', ')} on this project's 2-core machine (shared, so expect a few percent of noise). Raw figures: \`test/bench/results.json\`.`,
+    `Measured ${[...new Set(dates)].sort().join(', ')} on this project's 2-core machine, which is shared, so the same code's figures move from run to run (hence the ranges). Raw figures: \`test/bench/results.json\`.`,
   );
   return lines.join('\n');
 }
