@@ -181,7 +181,6 @@ const RESULTS_FILE = path.join(__dirname, 'results.json');
 const DOC_FILE = path.join(ROOT, 'docs', 'performance.md');
 const CHART_FILE = path.join(ROOT, 'docs', 'performance.svg');
 
-/** The document as `npm run format` would leave it, so `prettier --check` stays green after a run. */
 /** `text` as the repository's formatter writes `file`, so `npm run format:check` passes after a run. */
 async function formatted(text: string, file: string): Promise<string> {
   const prettier = await import('prettier');
