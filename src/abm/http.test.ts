@@ -160,6 +160,25 @@ describe('HttpTransport', () => {
     expect(error.message).toBe('cannot sign');
     expect(fetch.calls).toHaveLength(0);
     expect(t.stats.retries).toBe(0);
+    expect(t.stats.requests).toBe(0);
+  });
+
+  it('leaves no timer behind when the body cannot be made, so a run ends at once', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const { t } = transport(fakeFetch(() => ({ body: {} })));
+      const failing = {
+        ...request,
+        method: 'POST' as const,
+        body: () => Promise.reject(new Error('cannot sign')),
+      };
+      await expect(t.request(failing)).rejects.toThrow('cannot sign');
+      // The attempt's timeout (60 s by default) used to be armed before the body was made, and
+      // kept the process alive for a minute after the error.
+      expect(jest.getTimerCount()).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('stops when one request would wait longer than its own limit', async () => {

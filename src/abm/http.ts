@@ -304,6 +304,11 @@ export class HttpTransport {
     const release = await this.slot();
     try {
       await this.pacer.acquire();
+      // Made after the wait for the pace, so a client assertion is fresh when it leaves. Outside
+      // the network error handling, and before the attempt's timer: a body that cannot be made (a
+      // client assertion that cannot be signed) is not something a retry fixes, and it must not
+      // leave a timer behind to hold the process open.
+      const body = typeof request.body === 'function' ? await request.body() : request.body;
       timing.sentAt = this.options.now();
       this.stats.requests += 1;
       const controller = new AbortController();
@@ -312,9 +317,6 @@ export class HttpTransport {
       let status: number;
       let text: string;
       let headers: HttpResponse['headers'];
-      // Outside the network error handling: a body that cannot be made (a client assertion that
-      // cannot be signed) is not something a retry fixes.
-      const body = typeof request.body === 'function' ? await request.body() : request.body;
       try {
         const response = await this.options.fetch(request.url, {
           method: request.method ?? 'GET',
