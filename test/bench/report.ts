@@ -64,7 +64,7 @@ export interface StoredResults {
 /**
  * The run to report of a scenario run several times: the one whose wall ratio
  * (rate ratio in the rate-limited scenario) is the median, since on a shared
- * machine one run can be 10-20% off. A run that failed the economy check wins
+ * machine one run can be 20% off or more. A run that failed the economy check wins
  * over all, so a failure is never hidden behind a median.
  */
 export function medianRun(runs: ScenarioResult[]): ScenarioResult {
@@ -86,16 +86,17 @@ function devicesStepRatio(r: {
 }
 
 function spreadOf(runs: ScenarioResult[]): RunSpread {
-  const sorted = (values: Array<number | undefined>): number[] | undefined =>
-    values.every((v): v is number => v !== undefined)
-      ? values.map((v) => round(v, 3)).sort((a, b) => a - b)
-      : undefined;
+  const sorted = (values: number[]): number[] =>
+    values.map((v) => round(v, 3)).sort((a, b) => a - b);
+  /** Only a ratio every run has: a range over some of the runs would mislead. */
+  const sortedIfAll = (values: Array<number | undefined>): number[] | undefined =>
+    values.every((v): v is number => v !== undefined) ? sorted(values) : undefined;
   return {
     runs: runs.length,
-    wallRatio: sorted(runs.map((r) => r.ratios.wall)) ?? [],
-    memoryRatio: sorted(runs.map((r) => r.ratios.memory)) ?? [],
-    rateRatio: sorted(runs.map((r) => r.ratios.rate)),
-    devicesStepRatio: sorted(runs.map(devicesStepRatio)),
+    wallRatio: sorted(runs.map((r) => r.ratios.wall)),
+    memoryRatio: sorted(runs.map((r) => r.ratios.memory)),
+    rateRatio: sortedIfAll(runs.map((r) => r.ratios.rate)),
+    devicesStepRatio: sortedIfAll(runs.map(devicesStepRatio)),
   };
 }
 
