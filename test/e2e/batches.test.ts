@@ -5,14 +5,31 @@ import {
 } from '@jupiterone/integration-sdk-runtime';
 
 import { Entities, Steps } from '../../src/steps/constants';
-import { SDK_BATCH } from '../../src/steps/devices';
+import { EARLY_BATCH, EARLY_DEVICES, SDK_BATCH } from '../../src/steps/devices';
 import { collectFromSandbox } from '../helpers/collect';
 import { Sandbox, startSandbox } from '../sandbox';
 
-/** A file-system store that notes the size of every batch a step hands it. */
+type Flushed<T> = ((objects: T[]) => Promise<void>) | undefined;
+
+/**
+ * A file-system store that notes the size of every batch a step hands it and,
+ * for each batch of devices, how many devices handed before it were not yet
+ * written to disk.
+ */
 class RecordingStore extends FileSystemGraphObjectStore {
   readonly entityBatches: Record<string, number[]> = {};
   readonly relationshipBatches: Record<string, number[]> = {};
+  readonly unwrittenDevices: number[] = [];
+  private devicesHanded = 0;
+  private devicesWritten = 0;
+
+  /** Wraps the runtime's callback, which the store calls once the entities are on disk. */
+  private countWritten(onFlushed: Flushed<Entity>): Flushed<Entity> {
+    return async (entities) => {
+      this.devicesWritten += entities.filter((e) => e._type === Entities.DEVICE._type).length;
+      await onFlushed?.(entities);
+    };
+  }
 
   override async addEntities(
     stepId: string,
@@ -20,7 +37,11 @@ class RecordingStore extends FileSystemGraphObjectStore {
     onFlushed?: (entities: Entity[]) => Promise<void>,
   ): Promise<void> {
     (this.entityBatches[stepId] ??= []).push(entities.length);
-    return super.addEntities(stepId, entities, onFlushed);
+    if (stepId === Steps.DEVICES) {
+      this.unwrittenDevices.push(this.devicesHanded - this.devicesWritten);
+      this.devicesHanded += entities.length;
+    }
+    return super.addEntities(stepId, entities, this.countWritten(onFlushed));
   }
 
   override async addRelationships(
@@ -30,6 +51,13 @@ class RecordingStore extends FileSystemGraphObjectStore {
   ): Promise<void> {
     (this.relationshipBatches[stepId] ??= []).push(relationships.length);
     return super.addRelationships(stepId, relationships, onFlushed);
+  }
+
+  override async flush(
+    onEntitiesFlushed?: (entities: Entity[]) => Promise<void>,
+    onRelationshipsFlushed?: (relationships: Relationship[]) => Promise<void>,
+  ): Promise<void> {
+    return super.flush(this.countWritten(onEntitiesFlushed), onRelationshipsFlushed);
   }
 }
 
@@ -41,16 +69,21 @@ describe('devices handed to the SDK', () => {
   });
   afterAll(() => sandbox.stop());
 
-  it('go in batches of the size the runtime writes at once, and all of them', async () => {
+  it('go in small batches, each written before the next, for the first devices; then in batches the runtime writes at once', async () => {
     // The runtime writes its buffer as soon as it holds this many graph objects, so a batch of
     // this size is written (and its entities can die young) as soon as it is handed over.
     expect(SDK_BATCH).toBe(DEFAULT_GRAPH_OBJECT_BUFFER_THRESHOLD);
+    expect([EARLY_DEVICES, EARLY_BATCH]).toEqual([500, 50]);
     const store = new RecordingStore();
     const graph = await collectFromSandbox(sandbox, { graphObjectStore: store });
     expect(graph.error).toBeUndefined();
-    // Pages of 1,000, 1,000 and 300 devices.
-    expect(store.entityBatches[Steps.DEVICES]).toEqual([500, 500, 500, 500, 300]);
-    expect(store.relationshipBatches[Steps.DEVICES]).toEqual([500, 500, 500, 500, 300]);
+    // Pages of 1,000, 1,000 and 300 devices: the first 500 devices 50 at a time.
+    const batches = [...new Array<number>(10).fill(50), 500, 500, 500, 300];
+    expect(store.entityBatches[Steps.DEVICES]).toEqual(batches);
+    expect(store.relationshipBatches[Steps.DEVICES]).toEqual(batches);
+    // Each batch finds every device handed before it on disk, the small ones included, which
+    // the runtime would have kept in its buffer without the devices step's flush.
+    expect(store.unwrittenDevices).toEqual(store.entityBatches[Steps.DEVICES].map(() => 0));
     const devices = graph.entities.filter((e) => e._type === Entities.DEVICE._type);
     expect(new Set(devices.map((d) => d._key)).size).toBe(2300);
   });

@@ -17,12 +17,39 @@ const PROGRESS_INTERVAL_MS = 10_000;
  * Devices handed to the SDK at a time: the size at which the runtime writes
  * its buffer to disk (500 graph objects), so each batch is written as soon as
  * it is made, and its entities can die young instead of outliving the
- * conversion of a whole page of 1,000. With one page read ahead, at 100,000
- * devices, 11 runs of 19 then promoted 143 to 151 MB to V8's old generation
- * instead of 258 to 308 MB, and peaked at 298 to 313 MB instead of 395 to
- * 453 MB; the others still promoted 241 to 278 MB (docs/performance.md).
+ * conversion of a whole page of 1,000 (docs/performance.md).
  */
 export const SDK_BATCH = 500;
+
+/**
+ * The first devices go to the SDK in small batches, each written at once.
+ *
+ * V8 decides once per allocation site (an object or array literal, here or in
+ * the SDK) whether to allocate its objects straight into the old generation:
+ * at the first young-generation collection that finds at least 100 objects
+ * made there since the collection before, it says yes if 85% of them are still
+ * alive, and keeps that answer for the rest of the process. A device's entity,
+ * its raw-data wrapper and its relationship live until their batch is written.
+ * When that first collection came while the first batch of 500 was being made
+ * (in about half the runs), their sites said yes; from then on these objects
+ * were made old, and what they hold (the device's raw data among it) was kept
+ * through every young collection until a full one: at 100,000 devices the
+ * collection peaked about 100 MB higher.
+ *
+ * So the first 500 devices go 50 at a time, each batch written before the
+ * next is made: a collection among them finds at most about 50 alive of the
+ * 100 or more it judges. A collection after them judges the devices made since
+ * the one before, about 1,000 devices back during the walk; only those after
+ * the first 500 can still be alive, at most 500: at most half. The ten small
+ * writes take about 45 ms (docs/performance.md, seventh round).
+ */
+export const EARLY_DEVICES = SDK_BATCH;
+export const EARLY_BATCH = 50;
+
+/** How many devices go to the SDK in the next batch, once `added` have gone. */
+export function batchSize(added: number): number {
+  return added < EARLY_DEVICES ? EARLY_BATCH : SDK_BATCH;
+}
 
 export const DUPLICATE_DEVICE_REASON = 'listed more than once (kept the first)';
 
@@ -51,8 +78,10 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
       let entities: Entity[] = [];
       let relationships: Relationship[] = [];
       const addBatch = async () => {
+        const early = collected < EARLY_DEVICES;
         await jobState.addEntities(entities);
         await jobState.addRelationships(relationships);
+        if (early) await jobState.flush();
         collected += entities.length;
         entities = [];
         relationships = [];
@@ -80,7 +109,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
         relationships.push(
           hasRelationship(Entities.ORGANIZATION._type, orgKey, Entities.DEVICE._type, entity._key),
         );
-        if (entities.length === SDK_BATCH) await addBatch();
+        if (entities.length === batchSize(collected)) await addBatch();
       }
       if (entities.length > 0) await addBatch();
 
