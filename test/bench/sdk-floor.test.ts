@@ -2,7 +2,8 @@ import { Entity } from '@jupiterone/integration-sdk-core';
 
 import { convertOrgDevice } from '../../src/steps/devices/converter';
 import { GeneratedFleet } from '../sandbox/fleet';
-import { relabel, serialFor } from './sdk-floor';
+import { EARLY_BATCH, EARLY_DEVICES } from '../../src/steps/devices';
+import { floorBatches, relabel, serialFor } from './sdk-floor';
 
 function template(): Entity {
   const fleet = new GeneratedFleet({ seed: 3, devices: 5, servers: 2, baseUrl: 'http://x' });
@@ -44,5 +45,20 @@ describe('the SDK floor', () => {
     const shared = [...containers(copy)].filter((c) => containers(original).has(c));
     expect(shared).toEqual([]);
     expect(copy._rawData).toBeDefined();
+  });
+
+  it('ingests the first devices in the small batches of the collector, written at once, then a page at a time', () => {
+    const batches = [...floorBatches(EARLY_DEVICES + 2500)];
+    const early = batches.filter((b) => b.early);
+    expect(early).toHaveLength(EARLY_DEVICES / EARLY_BATCH);
+    expect(early.every((b) => b.end - b.start === EARLY_BATCH)).toBe(true);
+    expect(batches.filter((b) => !b.early).map((b) => b.end - b.start)).toEqual([1000, 1000, 500]);
+    // Every device once, in order.
+    expect(batches.map((b) => b.start)).toEqual([0, ...batches.slice(0, -1).map((b) => b.end)]);
+    expect(batches[batches.length - 1].end).toBe(EARLY_DEVICES + 2500);
+    expect([...floorBatches(70)]).toEqual([
+      { start: 0, end: 50, early: true },
+      { start: 50, end: 70, early: true },
+    ]);
   });
 });

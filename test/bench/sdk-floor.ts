@@ -31,6 +31,7 @@ import { readFileSync } from 'fs';
 import { PAGE_LIMIT } from '../../src/abm/client';
 import { hasRelationship } from '../../src/steps/convert';
 import { deviceKey, Entities, Relationships, Steps } from '../../src/steps/constants';
+import { EARLY_BATCH, EARLY_DEVICES } from '../../src/steps/devices';
 
 /** Entities of a collection, as it wrote them, that the floor copies. */
 export interface FloorTemplates {
@@ -107,6 +108,23 @@ export function copierFor(template: Entity): (serial: string) => Entity {
   return (serial) => compiled(values, serial);
 }
 
+/**
+ * The floor's batches of devices: a page at a time, except the first devices, which go in the
+ * collector's small batches, each written at once (`EARLY_DEVICES` in the devices step), so that
+ * V8 judges the floor's entities as it judges the collector's: otherwise, in some runs, it
+ * allocates them straight into the old generation, and the floor's peak is about 60 MB higher.
+ */
+export function* floorBatches(
+  devices: number,
+): Generator<{ start: number; end: number; early: boolean }> {
+  for (let start = 0; start < devices;) {
+    const early = start < EARLY_DEVICES;
+    const end = Math.min(devices, start + (early ? EARLY_BATCH : PAGE_LIMIT));
+    yield { start, end, early };
+    start = end;
+  }
+}
+
 export function floorInvocationConfig(input: FloorInput): IntegrationInvocationConfig {
   const {
     organization,
@@ -158,10 +176,9 @@ export function floorInvocationConfig(input: FloorInput): IntegrationInvocationC
       relationships: [Relationships.ORGANIZATION_HAS_DEVICE],
       dependsOn: [Steps.ORGANIZATION],
       async executionHandler({ jobState }) {
-        for (let start = 0; start < input.devices; start += PAGE_LIMIT) {
+        for (const { start, end, early } of floorBatches(input.devices)) {
           const entities: Entity[] = [];
           const relationships: Relationship[] = [];
-          const end = Math.min(input.devices, start + PAGE_LIMIT);
           for (let index = start; index < end; index++) {
             const slot = index % templates.length;
             const entity = copy[slot](serialFor(String(templates[slot].serial), index));
@@ -177,6 +194,7 @@ export function floorInvocationConfig(input: FloorInput): IntegrationInvocationC
           }
           await jobState.addEntities(entities);
           await jobState.addRelationships(relationships);
+          if (early) await jobState.flush();
         }
       },
     },
