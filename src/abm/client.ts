@@ -21,10 +21,10 @@ export const PAGE_LIMIT = 1000;
  * Pages a walk fetches ahead of its caller. One keeps the network busy while
  * the caller works on the current page (a page's request needs the cursor of
  * the one before, so a walk never has more than one request in flight anyway).
- * A second page ahead bought no time and cost memory: a parsed page that waits
- * longer is more often alive at two young-generation collections, and V8 then
- * promotes it to the old generation, where it dies as garbage that only a full
- * collection frees (see the devices step's SDK_BATCH and docs/performance.md).
+ * A second page ahead bought no time and kept each parsed page alive longer:
+ * a little more of it promoted to V8's old generation, where it dies as
+ * garbage that only a full collection frees (docs/performance.md, second
+ * round).
  */
 const PAGES_AHEAD = 1;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */

@@ -47,7 +47,7 @@ export const EARLY_DEVICES = SDK_BATCH;
 export const EARLY_BATCH = 50;
 
 /** How many devices go to the SDK in the next batch, once `added` have gone. */
-export function batchSize(added: number): number {
+function batchSize(added: number): number {
   return added < EARLY_DEVICES ? EARLY_BATCH : SDK_BATCH;
 }
 
