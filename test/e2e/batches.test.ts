@@ -5,7 +5,8 @@ import {
 } from '@jupiterone/integration-sdk-runtime';
 
 import { Entities, Steps } from '../../src/steps/constants';
-import { EARLY_BATCH, EARLY_DEVICES, SDK_BATCH } from '../../src/steps/devices';
+import { PAGE_LIMIT } from '../../src/abm/client';
+import { EARLY_BATCH, EARLY_DEVICES } from '../../src/steps/devices';
 import { collectFromSandbox } from '../helpers/collect';
 import { Sandbox, startSandbox } from '../sandbox';
 
@@ -69,16 +70,20 @@ describe('devices handed to the SDK', () => {
   });
   afterAll(() => sandbox.stop());
 
-  it('go in small batches, each written before the next, for the first devices; then in batches the runtime writes at once', async () => {
-    // The runtime writes its buffer as soon as it holds this many graph objects, so a batch of
-    // this size is written (and its entities can die young) as soon as it is handed over.
-    expect(SDK_BATCH).toBe(DEFAULT_GRAPH_OBJECT_BUFFER_THRESHOLD);
-    expect([EARLY_DEVICES, EARLY_BATCH]).toEqual([500, 50]);
+  it('go in small batches, each written before the next, for the first devices; then a page at a time, which the runtime writes at once', async () => {
+    // The runtime writes its buffer as soon as it holds this many graph objects, so the rest of
+    // the first page, and every page after it, is written as soon as it is handed over.
+    expect(EARLY_DEVICES).toBeGreaterThanOrEqual(DEFAULT_GRAPH_OBJECT_BUFFER_THRESHOLD);
+    expect(PAGE_LIMIT - EARLY_DEVICES).toBeGreaterThanOrEqual(
+      DEFAULT_GRAPH_OBJECT_BUFFER_THRESHOLD,
+    );
+    expect([EARLY_DEVICES, EARLY_BATCH, PAGE_LIMIT]).toEqual([500, 50, 1000]);
     const store = new RecordingStore();
     const graph = await collectFromSandbox(sandbox, { graphObjectStore: store });
     expect(graph.error).toBeUndefined();
-    // Pages of 1,000, 1,000 and 300 devices: the first 500 devices 50 at a time.
-    const batches = [...new Array<number>(10).fill(50), 500, 500, 500, 300];
+    // Pages of 1,000, 1,000 and 300 devices: the first 500 devices 50 at a time, then the rest of
+    // the first page, then a page at a time.
+    const batches = [...new Array<number>(10).fill(50), 500, 1000, 300];
     expect(store.entityBatches[Steps.DEVICES]).toEqual(batches);
     expect(store.relationshipBatches[Steps.DEVICES]).toEqual(batches);
     // Each batch finds every device handed before it on disk, the small ones included, which

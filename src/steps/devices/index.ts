@@ -1,6 +1,6 @@
 import { Entity, IntegrationStep, Relationship } from '@jupiterone/integration-sdk-core';
 
-import { AbmClient } from '../../abm/client';
+import { AbmClient, PAGE_LIMIT } from '../../abm/client';
 import { OrgDevice } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
@@ -14,15 +14,8 @@ import { convertOrgDevice } from './converter';
 const PROGRESS_INTERVAL_MS = 10_000;
 
 /**
- * Devices handed to the SDK at a time: the size at which the runtime writes
- * its buffer to disk (500 graph objects), so each batch is written as soon as
- * it is made, and its entities can die young instead of outliving the
- * conversion of a whole page of 1,000 (docs/performance.md).
- */
-export const SDK_BATCH = 500;
-
-/**
- * The first devices go to the SDK in small batches, each written at once.
+ * The first devices go to the SDK in small batches, each written at once;
+ * after them, each page's devices go as one batch.
  *
  * V8 decides once per allocation site (an object or array literal, here or in
  * the SDK) whether to allocate its objects straight into the old generation:
@@ -30,25 +23,33 @@ export const SDK_BATCH = 500;
  * made there since the collection before, it says yes if 85% of them are still
  * alive, and keeps that answer for the rest of the process. A device's entity,
  * its raw-data wrapper and its relationship live until their batch is written.
- * When that first collection came while the first batch of 500 was being made
- * (in about half the runs), their sites said yes; from then on these objects
- * were made old, and what they hold (the device's raw data among it) was kept
- * through every young collection until a full one: at 100,000 devices the
- * collection peaked about 100 MB higher.
+ * When that first collection came while the first batch was being made (in
+ * about half the runs, with batches of 500), their sites said yes; from then
+ * on these objects were made old, and what they hold (the device's raw data
+ * among it) was kept through every young collection until a full one: at
+ * 100,000 devices the collection peaked about 100 MB higher.
  *
  * So the first 500 devices go 50 at a time, each batch written before the
  * next is made: a collection among them finds at most about 50 alive of the
- * 100 or more it judges. A collection after them judges the devices made since
- * the one before, about 1,000 devices back during the walk; only those after
- * the first 500 can still be alive, at most 500: at most half. The ten small
- * writes take about 45 ms (docs/performance.md, seventh round).
+ * 100 or more it judges. Young collections come about every 1,000 devices,
+ * so the first one to judge falls among the first 1,100 or so. Whether it
+ * falls in the rest of the first page (one batch of 500) or early in the
+ * second, the part of the current batch made so far, all that can be alive,
+ * is at most about half of what was made since the collection before. The
+ * ten small writes take about 45 ms (docs/performance.md, seventh round).
+ *
+ * A batch of a page is written at once too (the runtime writes its buffer
+ * once it holds 500 graph objects), in files of 500 that the runtime writes
+ * side by side, as it does the SDK floor's. With batches of 500, every file
+ * was written after the one before, and the step sat idle through twice as
+ * many waits for the disk (docs/performance.md, eighth round).
  */
-export const EARLY_DEVICES = SDK_BATCH;
+export const EARLY_DEVICES = 500;
 export const EARLY_BATCH = 50;
 
 /** How many devices go to the SDK in the next batch, once `added` have gone. */
 function batchSize(added: number): number {
-  return added < EARLY_DEVICES ? EARLY_BATCH : SDK_BATCH;
+  return added < EARLY_DEVICES ? EARLY_BATCH : PAGE_LIMIT;
 }
 
 export const DUPLICATE_DEVICE_REASON = 'listed more than once (kept the first)';
