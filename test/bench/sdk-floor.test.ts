@@ -47,12 +47,16 @@ describe('the SDK floor', () => {
     expect(copy._rawData).toBeDefined();
   });
 
-  it('ingests the first devices in the small batches of the collector, written at once, then a page at a time', () => {
+  it('ingests the first devices in the small batches of the collector, written at once, then the rest of the first page, then a page at a time', () => {
     const batches = [...floorBatches(EARLY_DEVICES + 2500)];
     const early = batches.filter((b) => b.early);
     expect(early).toHaveLength(EARLY_DEVICES / EARLY_BATCH);
     expect(early.every((b) => b.end - b.start === EARLY_BATCH)).toBe(true);
-    expect(batches.filter((b) => !b.early).map((b) => b.end - b.start)).toEqual([1000, 1000, 500]);
+    expect(batches.filter((b) => !b.early).map((b) => [b.start, b.end])).toEqual([
+      [500, 1000],
+      [1000, 2000],
+      [2000, 3000],
+    ]);
     // Every device once, in order.
     expect(batches.map((b) => b.start)).toEqual([0, ...batches.slice(0, -1).map((b) => b.end)]);
     expect(batches[batches.length - 1].end).toBe(EARLY_DEVICES + 2500);
