@@ -22,9 +22,9 @@ export const PAGE_LIMIT = 1000;
  * the caller works on the current page (a page's request needs the cursor of
  * the one before, so a walk never has more than one request in flight anyway).
  * A second page ahead bought no time and kept each parsed page alive longer:
- * a little more of it promoted to V8's old generation, where it dies as
- * garbage that only a full collection frees (docs/performance.md, second
- * round).
+ * more of it promoted to V8's old generation, where it dies as garbage that
+ * only a full collection frees (docs/performance.md, second round; in the
+ * eighth, the device step was slower and peaked about 70 MB higher).
  */
 const PAGES_AHEAD = 1;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
