@@ -31,7 +31,7 @@ import { readFileSync } from 'fs';
 import { PAGE_LIMIT } from '../../src/abm/client';
 import { hasRelationship } from '../../src/steps/convert';
 import { deviceKey, Entities, Relationships, Steps } from '../../src/steps/constants';
-import { EARLY_BATCH, EARLY_DEVICES } from '../../src/steps/devices';
+import { batchSize, EARLY_DEVICES } from '../../src/steps/devices';
 
 /** Entities of a collection, as it wrote them, that the floor copies. */
 export interface FloorTemplates {
@@ -109,11 +109,11 @@ export function copierFor(template: Entity): (serial: string) => Entity {
 }
 
 /**
- * The floor's batches of devices, the collector's: the first devices in small batches, each
- * written at once (`EARLY_DEVICES` in the devices step), then the rest of the first page, then a
- * page at a time. So V8 judges the floor's entities as it judges the collector's (without the small
- * batches, in some runs, it allocates them straight into the old generation, and the floor's peak
- * is about 60 MB higher), and the runtime writes the same files.
+ * The floor's batches of devices, the collector's (`batchSize` in the devices step, each batch
+ * ending with its page): the first devices in small batches, each written at once, then the rest
+ * of the first page, then a page at a time. So V8 judges the floor's entities as it judges the
+ * collector's (without the small batches, in some runs, it allocates them straight into the old
+ * generation, and the floor's peak is about 60 MB higher), and the runtime writes the same files.
  */
 export function* floorBatches(
   devices: number,
@@ -121,7 +121,7 @@ export function* floorBatches(
   for (let start = 0; start < devices;) {
     const early = start < EARLY_DEVICES;
     const pageEnd = (Math.floor(start / PAGE_LIMIT) + 1) * PAGE_LIMIT;
-    const end = Math.min(devices, early ? Math.min(start + EARLY_BATCH, pageEnd) : pageEnd);
+    const end = Math.min(devices, pageEnd, start + batchSize(start));
     yield { start, end, early };
     start = end;
   }

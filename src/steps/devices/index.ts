@@ -47,8 +47,11 @@ const PROGRESS_INTERVAL_MS = 10_000;
 export const EARLY_DEVICES = 500;
 export const EARLY_BATCH = 50;
 
-/** How many devices go to the SDK in the next batch, once `added` have gone. */
-function batchSize(added: number): number {
+/**
+ * How many devices go to the SDK in the next batch, once `added` have gone; a batch also ends with
+ * its page. The SDK floor hands the SDK the same batches.
+ */
+export function batchSize(added: number): number {
   return added < EARLY_DEVICES ? EARLY_BATCH : PAGE_LIMIT;
 }
 
