@@ -62,6 +62,12 @@ describe('the benchmark pipeline at 300 devices', () => {
       expect(Number.isFinite(result.ratios.wall)).toBe(true);
       expect(Number.isFinite(result.ratios.memory)).toBe(true);
     }
+    for (const result of [plain, limited]) {
+      // The sandbox's own process answered every request while the collector ran: some CPU,
+      // never more than both cores for the whole run.
+      expect(result.sandboxCpuMs).toBeGreaterThan(0);
+      expect(result.sandboxCpuMs).toBeLessThanOrEqual(2 * result.collector.wallMs);
+    }
     expect(limited.floors.rateMs).toBeCloseTo((limited.plan.minimal.total / 20) * 1000, 6);
     expect(Number.isFinite(limited.ratios.rate)).toBe(true);
   });
@@ -92,6 +98,9 @@ describe('the benchmark pipeline at 300 devices', () => {
     expect(tables).toContain('Rate-limited scenario');
     expect(tables).toContain('### Where the time goes');
     expect(tables).toMatch(/\| 300 \| \d+\.\d\d \/ \d+\.\d\d \|/);
+    // The time table's last column: the sandbox's CPU beside the collector.
+    expect(tables).toContain('sandbox CPU s, beside the collector');
+    expect(tables).toContain(`| ${(plain.sandboxCpuMs / 1000).toFixed(2)} |\n`);
     const svg = renderChart(stored);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('<polyline');

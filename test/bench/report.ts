@@ -43,6 +43,8 @@ export interface StoredResult {
   /** Execution and step times of each process, from its log (absent in older results). */
   collectorSteps?: StepTimes;
   sdkFloorSteps?: StepTimes;
+  /** CPU the sandbox's process used while the collector ran (absent in older results). */
+  sandboxCpuMs?: number;
   /** Every run's ratios when the scenario ran more than once (`--repeat`); this row is the median run. */
   spread?: RunSpread;
 }
@@ -138,6 +140,7 @@ export function toStored(
     economyProblems: result.economy.problems,
     collectorSteps: result.collector.steps,
     sdkFloorSteps: result.sdkFloor.steps,
+    sandboxCpuMs: result.sandboxCpuMs,
     spread: runs.length > 1 ? spreadOf(runs) : undefined,
   };
 }
@@ -188,14 +191,15 @@ const pair = (a: number | undefined, b: number | undefined): string => `${s(a)} 
 /**
  * Where each process spent its wall time, from its log: start-up (Node,
  * ts-node and the CLI, the same code in both), the device step and the
- * assignments step, collector against floor.
+ * assignments step, collector against floor; and the CPU the sandbox's process
+ * took from the same two cores while the collector ran.
  */
 function timeTable(sizes: StoredResult[]): string[] {
   const lines = [
     '### Where the time goes',
     '',
-    '| devices | start-up s: collector / floor | execution s: collector / floor | devices step s: collector / floor | devices step ratio | assignments step s: collector / floor | assignments step ratio |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    '| devices | start-up s: collector / floor | execution s: collector / floor | devices step s: collector / floor | devices step ratio | assignments step s: collector / floor | assignments step ratio | sandbox CPU s, beside the collector |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of sizes) {
     const c = r.collectorSteps;
@@ -206,7 +210,7 @@ function timeTable(sizes: StoredResult[]): string[] {
       f?.steps[Steps.DEVICE_ASSIGNMENTS],
     ] as const;
     lines.push(
-      `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${xs(ratioOf(...devices), r.spread?.devicesStepRatio)} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} |`,
+      `| ${n(r.devices)} | ${pair(startUp(r.wallMs, c), startUp(r.sdkFloorMs, f))} | ${pair(c?.executionMs, f?.executionMs)} | ${pair(...devices)} | ${xs(ratioOf(...devices), r.spread?.devicesStepRatio)} | ${pair(...assignments)} | ${x(ratioOf(...assignments))} | ${s(r.sandboxCpuMs)} |`,
     );
   }
   return lines;

@@ -337,4 +337,15 @@ describe('API endpoints', () => {
       }),
     );
   });
+
+  it("counts its process's CPU time since the last reset", () => {
+    // Busy until the process has used 60 ms of CPU, however the machine schedules it.
+    const start = process.cpuUsage();
+    while (process.cpuUsage(start).user < 60_000);
+    const before = sandbox.stats().cpuMs;
+    expect(before).toBeGreaterThanOrEqual(50);
+    sandbox.resetStats();
+    expect(sandbox.stats().cpuMs).toBeLessThan(before);
+    expect(sandbox.stats().cpuMs).toBeGreaterThanOrEqual(0);
+  });
 });

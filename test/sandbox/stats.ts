@@ -6,6 +6,7 @@ function bump(table: Record<string, number>, key: string): void {
 
 export class StatsRecorder {
   private data: SandboxStats = StatsRecorder.empty();
+  private cpuSince = process.cpuUsage();
 
   private static empty(): SandboxStats {
     return {
@@ -16,6 +17,7 @@ export class StatsRecorder {
       inFlight: 0,
       faultsInjected: {},
       pagesServed: {},
+      cpuMs: 0,
     };
   }
 
@@ -51,12 +53,16 @@ export class StatsRecorder {
   }
 
   snapshot(): SandboxStats {
-    return JSON.parse(JSON.stringify(this.data)) as SandboxStats;
+    const copy = JSON.parse(JSON.stringify(this.data)) as SandboxStats;
+    const { user, system } = process.cpuUsage(this.cpuSince);
+    copy.cpuMs = Math.round((user + system) / 1000);
+    return copy;
   }
 
   reset(): void {
     const inFlight = this.data.inFlight;
     this.data = StatsRecorder.empty();
+    this.cpuSince = process.cpuUsage();
     this.data.inFlight = inFlight;
     this.data.maxInFlight = inFlight;
   }

@@ -262,4 +262,10 @@ export interface SandboxStats {
   inFlight: number;
   faultsInjected: Record<string, number>;
   pagesServed: Record<string, Record<string, number>>;
+  /**
+   * CPU time (user and system, in ms) of the process the sandbox runs in, since it started or
+   * the stats were last reset. With the CLI that is the sandbox's own process: on a machine it
+   * shares with the client, what answering took from the client's cores.
+   */
+  cpuMs: number;
 }
