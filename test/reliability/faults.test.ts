@@ -109,7 +109,7 @@ describe('faults the collector absorbs', () => {
   // Each burst is counted on one endpoint. Counted over all API requests, the bursts could
   // land on one request: the server list, backing off longer each time, kept drawing the
   // failing numbers while the device walk's fresh requests took the good ones, and gave up
-  // after its 8th attempt (about one run in twelve).
+  // after its 8th attempt (in 2 of 15 runs of this test alone).
   it('bursts of 500, 502, 503 and 504: retried with backoff, no page fetched twice', async () => {
     const graph = await collectWith({
       rules: [
