@@ -5,10 +5,11 @@ function bump(table: Record<string, number>, key: string): void {
 }
 
 export class StatsRecorder {
-  private data: SandboxStats = StatsRecorder.empty();
+  /** Everything but the CPU time, which is read from the process when a snapshot is taken. */
+  private data: Omit<SandboxStats, 'cpuMs'> = StatsRecorder.empty();
   private cpuSince = process.cpuUsage();
 
-  private static empty(): SandboxStats {
+  private static empty(): Omit<SandboxStats, 'cpuMs'> {
     return {
       totalRequests: 0,
       byEndpoint: {},
@@ -17,7 +18,6 @@ export class StatsRecorder {
       inFlight: 0,
       faultsInjected: {},
       pagesServed: {},
-      cpuMs: 0,
     };
   }
 
@@ -53,10 +53,11 @@ export class StatsRecorder {
   }
 
   snapshot(): SandboxStats {
-    const copy = JSON.parse(JSON.stringify(this.data)) as SandboxStats;
     const { user, system } = process.cpuUsage(this.cpuSince);
-    copy.cpuMs = Math.round((user + system) / 1000);
-    return copy;
+    return {
+      ...(JSON.parse(JSON.stringify(this.data)) as Omit<SandboxStats, 'cpuMs'>),
+      cpuMs: Math.round((user + system) / 1000),
+    };
   }
 
   reset(): void {
