@@ -1,9 +1,10 @@
+import { validateEntityWithSchema } from '@jupiterone/data-model';
 import {
   createDirectRelationship,
-  createIntegrationEntity,
   Entity,
   Relationship,
   RelationshipClass,
+  validateRawData,
 } from '@jupiterone/integration-sdk-core';
 
 import { compact, extraProperties } from './values';
@@ -56,16 +57,15 @@ export function resourceEntity(input: ResourceEntityInput): Conversion {
   if (extraNames) {
     try {
       // `properties` first: V8 clones the first spread of a literal on a fast path.
-      return { entity: create({ ...properties, ...extras, _rawData: rawData }) };
+      return { entity: createEntity({ ...properties, ...extras, _rawData: rawData }) };
     } catch (err) {
       if (!isSchemaError(err)) throw err;
     }
   }
-  // No extras (the usual case), or they did not fit: the properties object becomes the entity's
-  // `assign` as it is.
+  // No extras (the usual case), or they did not fit: the properties object becomes the entity.
   properties._rawData = rawData;
   try {
-    const entity = create(properties);
+    const entity = createEntity(properties);
     return extraNames ? { entity, dropped: extraNames } : { entity };
   } catch (err) {
     if (!isSchemaError(err)) throw err;
@@ -75,14 +75,32 @@ export function resourceEntity(input: ResourceEntityInput): Conversion {
   }
 }
 
-type EntityAssign = Parameters<typeof createIntegrationEntity>[0]['entityData']['assign'];
-
-function create(assign: Record<string, unknown>): Entity {
-  // Raw data goes in through `assign`, not `source`: the SDK copies schema-named fields of
-  // `source` (here `id`) into a fresh object and spreads `assign` over it, which drops V8 off its
-  // fast object-cloning path and leaves a slow dictionary-mode entity (~60 us per entity, and
-  // slower validation and JSON writing after). The entity is the same.
-  return createIntegrationEntity({ entityData: { source: {}, assign: assign as EntityAssign } });
+/**
+ * The entity the SDK's `createIntegrationEntity({ entityData: { source: {}, assign } })` makes,
+ * checked by the same validators, but made of `assign` itself instead of a copy.
+ *
+ * That function copies `assign` into a new object (`{ ...assign, _class, _rawData }`) and then
+ * fills in what a source would have given. With an empty source, only these of its rules apply:
+ * `_class` becomes an array, `_rawData` an array, `tags` is removed, `displayName` defaults to
+ * `name`. Its `createdOn` is left undefined, which the graph does not store. Then it checks the raw
+ * data's names and, when the runtime turns schema validation on (`collect` does), the entity
+ * against its classes' schemas: those two checks are the SDK's own functions, called here alike.
+ *
+ * The copy was the largest single cost of a device's conversion: it grows the new object's
+ * property store a few slots at a time, about 2.6 KB of garbage a device, half of all a conversion
+ * allocates (docs/performance.md, eleventh round). `createEntity.test.ts` checks that the
+ * result matches `createIntegrationEntity`'s for any input a converter gives, errors included.
+ */
+export function createEntity(assign: Record<string, unknown>): Entity {
+  const entity = assign;
+  if (!Array.isArray(entity._class)) entity._class = [entity._class];
+  if (!Array.isArray(entity._rawData)) entity._rawData = [];
+  if ('tags' in entity) delete entity.tags;
+  if (!entity.displayName && entity.name) entity.displayName = entity.name;
+  const generated = entity as unknown as Entity & { _class: string[] };
+  validateRawData(generated);
+  if (process.env.ENABLE_GRAPH_OBJECT_SCHEMA_VALIDATION) validateEntityWithSchema(generated);
+  return generated;
 }
 
 /** The error the SDK's schema validation throws (data-model's validateEntityWithSchema). */

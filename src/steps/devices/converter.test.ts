@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Entity } from '@jupiterone/integration-sdk-core';
+import { createIntegrationEntity, Entity } from '@jupiterone/integration-sdk-core';
 
 import { ORG_DEVICE_ATTRIBUTES } from '../../abm/types';
 import { Entities } from '../constants';
@@ -180,7 +180,11 @@ const attributeValue = fc.oneof(
 );
 const knownNames: string[] = [...ORG_DEVICE_ATTRIBUTES];
 const attributes = fc.dictionary(
-  fc.oneof(fc.constantFrom(...knownNames), fc.string(), fc.constantFrom('fooDateTime', 'newFlag')),
+  fc.oneof(
+    fc.constantFrom(...knownNames),
+    fc.string(),
+    fc.constantFrom('fooDateTime', 'newFlag', 'tags', 'displayName'),
+  ),
   attributeValue,
   { maxKeys: 30 },
 );
@@ -197,10 +201,15 @@ describe('convertOrgDevice properties', () => {
           id: sn,
           attributes: { ...attrs, serialNumber: sn },
         });
-        // createIntegrationEntity validates against the Device schema in tests.
+        // The Device schema is validated in tests, as `collect` does.
         expect('entity' in result).toBe(true);
         if ('entity' in result) {
           expect(result.entity._key).toBe(`apple_business_manager_org_device:${sn}`);
+          // The SDK's entity generation has nothing to add or take away (`createEntity`).
+          const regenerated = createIntegrationEntity({
+            entityData: { source: {}, assign: { ...result.entity } as never },
+          });
+          expect(JSON.stringify(regenerated)).toBe(JSON.stringify(result.entity));
           for (const [name, value] of Object.entries(result.entity)) {
             if (name.startsWith('_')) continue;
             expect(name).not.toContain('_');

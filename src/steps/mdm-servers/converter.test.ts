@@ -171,7 +171,7 @@ describe('convertMdmServer properties', () => {
     fc.assert(
       fc.property(serverId, documentedAttributes, extras, (id, documented, extra) => {
         const attributes = { ...extra, ...documented };
-        // createIntegrationEntity validates against the Service class in tests.
+        // The Service schema is validated in tests, as `collect` does.
         const entity = entityOf({ type: 'mdmServers', id, attributes });
         const carried = storedKeys(entity).filter((name) => !schemaProperties.has(name));
         for (const name of carried) {
