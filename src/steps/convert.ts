@@ -42,10 +42,10 @@ interface ResourceEntityInput {
 /**
  * Builds the entity for one API resource: the converter's properties, then
  * any attribute Apple added since, validated against the class schema by the
- * SDK. An added attribute that does not fit the schema (say a new `platform`
- * that is not one of the class's values) is left off rather than costing the
- * record; a record whose own properties do not fit is skipped with the reason.
- * Any other error is a bug and is thrown.
+ * SDK's validation (`createEntity`). An added attribute that does not fit the
+ * schema (say a new `platform` that is not one of the class's values) is left
+ * off rather than costing the record; a record whose own properties do not fit
+ * is skipped with the reason. Any other error is a bug and is thrown.
  */
 export function resourceEntity(input: ResourceEntityInput): Conversion {
   const { properties } = input;
