@@ -134,3 +134,11 @@ it('validates against the class schema only when the runtime turns validation on
     setValidation(saved);
   }
 });
+
+it('validates with the same copy of @jupiterone/data-model as the SDK core', () => {
+  // Two copies would each compile the schemas, and could disagree once their versions drift.
+  const core = require.resolve('@jupiterone/integration-sdk-core');
+  expect(require.resolve('@jupiterone/data-model')).toBe(
+    require.resolve('@jupiterone/data-model', { paths: [core] }),
+  );
+});
