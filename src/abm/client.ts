@@ -23,7 +23,7 @@ export const PAGE_LIMIT = 1000;
  * the one before, so a walk never has more than one request in flight anyway).
  * A second page ahead bought no time and kept each parsed page alive longer:
  * more of it promoted to V8's old generation, where it dies as garbage that
- * only a full collection frees (docs/performance.md, second round; in the
+ * only a full collection frees (docs/performance-rounds.md, second round; in the
  * eighth, the device step was slower and peaked about 70 MB higher).
  */
 const PAGES_AHEAD = 1;

@@ -88,7 +88,7 @@ export function resourceEntity(input: ResourceEntityInput): Conversion {
  *
  * The copy was the largest single cost of a device's conversion: it grows the new object's
  * property store a few slots at a time, about 2.6 KB of garbage a device, half of all a conversion
- * allocates (docs/performance.md, eleventh round). `createEntity.test.ts` checks that the
+ * allocates (docs/performance-rounds.md, eleventh round). `createEntity.test.ts` checks that the
  * result matches `createIntegrationEntity`'s for any input a converter gives, errors included.
  */
 export function createEntity(assign: Record<string, unknown>): Entity {

@@ -36,13 +36,13 @@ const PROGRESS_INTERVAL_MS = 10_000;
  * falls in the rest of the first page (one batch of 500) or early in the
  * second, the part of the current batch made so far, all that can be alive,
  * is at most about half of what was made since the collection before. The
- * ten small writes take about 45 ms (docs/performance.md, seventh round).
+ * ten small writes take about 45 ms (docs/performance-rounds.md, seventh round).
  *
  * A batch of a page is written at once too (the runtime writes its buffer
  * once it holds 500 graph objects), in files of 500 that the runtime writes
  * side by side, as it does the SDK floor's. With batches of 500, every file
  * was written after the one before, and the step sat idle through twice as
- * many waits for the disk (docs/performance.md, eighth round).
+ * many waits for the disk (docs/performance-rounds.md, eighth round).
  */
 export const EARLY_DEVICES = 500;
 export const EARLY_BATCH = 50;
