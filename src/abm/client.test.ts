@@ -6,7 +6,7 @@ import {
 import { FakeAnswer, fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
 import { generateP256 } from '../../test/helpers/keys';
 import { parseConfig } from '../config';
-import { AbmClient, Page } from './client';
+import { AbmClient, Page, peekNextCursor } from './client';
 
 const key = generateP256();
 const config = parseConfig({
@@ -17,7 +17,7 @@ const config = parseConfig({
   tokenUrl: 'https://account.test/auth/oauth2/token',
 });
 
-type ApiHandler = (url: URL, call: number) => FakeAnswer;
+type ApiHandler = (url: URL, call: number) => FakeAnswer | Promise<FakeAnswer>;
 
 function client(api: ApiHandler) {
   let tokens = 0;
@@ -46,6 +46,14 @@ function pagedDevices(count: number, pageSize: number): ApiHandler {
     }));
     const nextCursor = end < count ? String(end) : undefined;
     return { body: { data, meta: { paging: { limit: pageSize, nextCursor, total: count } } } };
+  };
+}
+
+/** The same answers after a few milliseconds, as over a network, not in a turn of the event loop. */
+function slowly(api: ApiHandler): ApiHandler {
+  return async (url, call) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return api(url, call);
   };
 }
 
@@ -123,6 +131,84 @@ describe('AbmClient paging', () => {
     for await (const page of pages) rest.push(page.number);
     expect(rest).toEqual([2, 3, 4, 5]);
     expect(cursors()).toEqual([null, '1000', '2000', '3000', '4000']);
+  });
+
+  it('sends the next request before parsing the page the caller waits for', async () => {
+    const order: string[] = [];
+    const pages = pagedDevices(3000, 1000);
+    const { client: c } = client((url, call) => {
+      order.push(`request ${url.searchParams.get('cursor') ?? 'first'}`);
+      return slowly(pages)(url, call);
+    });
+    const realParse = JSON.parse.bind(JSON);
+    const parse = jest.spyOn(JSON, 'parse').mockImplementation((text, reviver) => {
+      const first = /^\{"data":\[\{"type":"orgDevices","id":"SERIAL(\d+)"/.exec(text);
+      if (first) order.push(`parse ${first[1]}`);
+      return realParse(text, reviver);
+    });
+    try {
+      expect(await collect(c.iterateOrgDevices())).toHaveLength(3000);
+    } finally {
+      parse.mockRestore();
+    }
+    // Each page's request leaves before the page before it is parsed; the last page names none.
+    expect(order).toEqual([
+      'request first',
+      'request 1000',
+      'parse 0',
+      'request 2000',
+      'parse 1000',
+      'parse 2000',
+    ]);
+  });
+
+  it('drops a request sent early when the parsed page names another cursor', async () => {
+    // The last "nextCursor" in the text is a device attribute, not the page's own.
+    const first =
+      '{"meta":{"paging":{"nextCursor":"real"}},"data":[{"id":"A","attributes":{"nextCursor":"decoy"}}]}';
+    const { fetch, client: c } = client(
+      slowly((url) => {
+        const cursor = url.searchParams.get('cursor');
+        if (cursor === null) return { text: first };
+        if (cursor === 'real') return { body: { data: [{ id: 'B' }] } };
+        return { status: 404, body: { errors: [{ code: 'NOT_FOUND' }] } };
+      }),
+    );
+    expect((await collect(c.iterateOrgDevices())).map((d) => d.id)).toEqual(['A', 'B']);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const cursors = fetch.calls
+      .filter((call) => call.url.pathname === '/v1/orgDevices')
+      .map((call) => call.url.searchParams.get('cursor'));
+    expect(cursors).toEqual([null, 'decoy', 'real']);
+  });
+
+  it('sends no request early while the caller is busy with a page', async () => {
+    const { fetch, client: c } = client(slowly(pagedDevices(4000, 1000)));
+    const cursors = () =>
+      fetch.calls
+        .filter((call) => call.url.pathname === '/v1/orgDevices')
+        .map((call) => call.url.searchParams.get('cursor'));
+    const pages = c.iterateOrgDevices();
+    expect((await pages.next()).value?.number).toBe(1);
+    // Page 2 was asked for early, as the caller waited for page 1; page 3 is not, while the
+    // caller holds page 1 and page 2 arrives.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(cursors()).toEqual([null, '1000']);
+    const rest = [];
+    for await (const page of pages) rest.push(page.number);
+    expect(rest).toEqual([2, 3, 4]);
+    expect(cursors()).toEqual([null, '1000', '2000', '3000']);
+  });
+
+  it('sends no request early on a cursor the walk has already seen', async () => {
+    const { fetch, client: c } = client(
+      slowly(() => ({
+        body: { data: [{ id: 'X' }], meta: { paging: { nextCursor: 'same' } } },
+      })),
+    );
+    await expect(collect(c.iterateOrgDevices())).rejects.toThrow(/already returned/);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fetch.calls.filter((call) => call.url.pathname === '/v1/orgDevices')).toHaveLength(2);
   });
 
   it('reports the total Apple gives', async () => {
@@ -361,5 +447,37 @@ describe('AbmClient authorization', () => {
     await expect(collect(c.iterateMdmServers())).rejects.toThrow(
       /authorization failed at GET \/v1\/mdmServers: 403 FORBIDDEN: Not allowed\. The API account lacks the privilege/,
     );
+  });
+});
+
+describe('peekNextCursor', () => {
+  const page = (meta: string) => `{"data":[{"id":"A"}],"links":{"self":"x"},"meta":${meta}}`;
+
+  it('reads the cursor that the end of a page names', () => {
+    expect(
+      peekNextCursor(page('{"paging":{"limit":1000,"nextCursor":"MTAwMA==","total":5}}')),
+    ).toBe('MTAwMA==');
+    expect(peekNextCursor(page('{"paging": {"nextCursor" : "c 1"}}'))).toBe('c 1');
+  });
+
+  it('reads the last one named, within the end of the text only', () => {
+    expect(peekNextCursor(`{"nextCursor":"early",${'"x":1,'.repeat(10)}"nextCursor":"late"}`)).toBe(
+      'late',
+    );
+    expect(peekNextCursor(`{"nextCursor":"far","pad":"${'x'.repeat(5000)}"}`)).toBeUndefined();
+  });
+
+  it.each([
+    ['null', '{"paging":{"nextCursor":null}}'],
+    ['missing', '{"paging":{"limit":1000}}'],
+    ['escaped', '{"paging":{"nextCursor":"a\\"b"}}'],
+    ['a number', '{"paging":{"nextCursor":42}}'],
+    ['empty', '{"paging":{"nextCursor":""}}'],
+  ])('answers undefined for a cursor that is %s', (_, meta) => {
+    expect(peekNextCursor(page(meta))).toBeUndefined();
+  });
+
+  it('answers undefined for a control character, which no JSON string holds as is', () => {
+    expect(peekNextCursor('{"nextCursor":"a\nb"}')).toBeUndefined();
   });
 });

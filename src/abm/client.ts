@@ -6,7 +6,7 @@ import {
 import { AbmConfig } from '../config';
 import { TokenProvider } from './auth';
 import { readAhead } from './readAhead';
-import { HttpOptions, HttpTransport, toProviderError, TransportLogger } from './http';
+import { HttpOptions, HttpRequest, HttpTransport, toProviderError, TransportLogger } from './http';
 import {
   ListDocument,
   MdmServer,
@@ -27,6 +27,8 @@ export const PAGE_LIMIT = 1000;
  * eighth, the device step was slower and peaked about 70 MB higher).
  */
 const PAGES_AHEAD = 1;
+/** How much of a page's end is searched for its next cursor (`peekNextCursor`). */
+const PEEK_TAIL_CHARS = 4096;
 /** Empty pages in a row, each with a new cursor, after which a walk is taken to be stuck. */
 const MAX_EMPTY_PAGES_IN_A_ROW = 50;
 /**
@@ -156,13 +158,51 @@ export class AbmClient {
     let fetched = 0;
     let cursor: string | undefined;
     let last = false;
-    const nextPage = async (): Promise<ListDocument<T> | undefined> => {
-      if (last) return undefined;
-      const document = await this.fetchPage<T>(
+    // The next page's request can leave before this page is parsed (about 2 ms a page of 1,000
+    // devices), from the cursor read off the end of its text: the chain of requests then does
+    // not wait for each parse. Only while the caller is idle, waiting for this very page: a busy
+    // caller takes the page later anyway, and a page fetched early would only wait in memory.
+    // The early request is used only if the parsed page names the same cursor, and at most one
+    // is out at a time (docs/performance-rounds.md, twelfth round).
+    interface Fetch {
+      awaited?: () => boolean;
+    }
+    let early: { cursor: string; document: Promise<ListDocument<T>>; fetch: Fetch } | undefined;
+    const fetchFrom = (from: string | undefined, fetch: Fetch): Promise<ListDocument<T>> =>
+      this.fetchPage<T>(
         endpoint,
         path,
-        cursor === undefined ? query : { ...query, cursor },
+        from === undefined ? query : { ...query, cursor: from },
+        (text) => sendEarly(text, fetch),
       );
+    const sendEarly = (text: string, fetch: Fetch): boolean => {
+      if (early !== undefined || !fetch.awaited?.()) return false;
+      const next = peekNextCursor(text);
+      if (next === undefined || seenCursors.has(next)) return false;
+      const ahead: Fetch = {};
+      const document = fetchFrom(next, ahead);
+      // If it is dropped, its outcome is nobody's; if it is taken, the walk awaits it again.
+      document.catch(() => undefined);
+      early = { cursor: next, document, fetch: ahead };
+      return true;
+    };
+    const nextPage = async (awaited: () => boolean): Promise<ListDocument<T> | undefined> => {
+      if (last) return undefined;
+      const sent = early;
+      early = undefined;
+      let document: ListDocument<T>;
+      if (sent !== undefined && sent.cursor === cursor) {
+        sent.fetch.awaited = awaited;
+        document = await sent.document;
+      } else {
+        if (sent !== undefined) {
+          this.logger?.debug(
+            { endpoint },
+            `${endpoint}: dropped a request sent early on a cursor the page did not confirm`,
+          );
+        }
+        document = await fetchFrom(cursor, { awaited });
+      }
       fetched += 1;
       const next = nextCursorOf(document, endpoint);
       if (next !== undefined && seenCursors.has(next)) {
@@ -202,8 +242,14 @@ export class AbmClient {
     endpoint: string,
     path: string,
     query: Query,
+    onBody?: HttpRequest['onBody'],
   ): Promise<ListDocument<T>> {
-    const json = await this.getJson(endpoint, path, { ...query, limit: String(PAGE_LIMIT) });
+    const json = await this.getJson(
+      endpoint,
+      path,
+      { ...query, limit: String(PAGE_LIMIT) },
+      onBody,
+    );
     const document = json as ListDocument<T> | undefined;
     if (!document || typeof document !== 'object' || !Array.isArray(document.data)) {
       throw new IntegrationProviderAPIError({
@@ -225,19 +271,29 @@ export class AbmClient {
    * (up to a bound). Only a freshly issued token that is refused before it
    * was ever accepted, twice in a row, is a real refusal of the credentials.
    */
-  async getJson(endpoint: string, path: string, query: Query = {}): Promise<unknown> {
+  async getJson(
+    endpoint: string,
+    path: string,
+    query: Query = {},
+    onBody?: HttpRequest['onBody'],
+  ): Promise<unknown> {
     // Once Apple has refused the credentials, every other walk of the run would only be refused
     // too, request after request: they stop at once with the same error.
     if (this.refusal) throw this.refusal;
     try {
-      return await this.authorizedGet(endpoint, path, query);
+      return await this.authorizedGet(endpoint, path, query, onBody);
     } catch (err) {
       if (err instanceof IntegrationProviderAuthenticationError) this.refusal ??= err;
       throw err;
     }
   }
 
-  private async authorizedGet(endpoint: string, path: string, query: Query): Promise<unknown> {
+  private async authorizedGet(
+    endpoint: string,
+    path: string,
+    query: Query,
+    onBody?: HttpRequest['onBody'],
+  ): Promise<unknown> {
     const url = `${this.apiBaseUrl}/v1${path}${toQueryString(query)}`;
     let freshRefusals = 0;
     let replaced = 0;
@@ -247,6 +303,7 @@ export class AbmClient {
         endpoint,
         url,
         headers: { authorization: `Bearer ${token}` },
+        onBody,
       });
       if (response.status >= 200 && response.status < 300) {
         this.auth.markAccepted(token);
@@ -315,6 +372,22 @@ function nextCursorOf(document: ListDocument<unknown>, endpoint: string): string
   }
   if (!fromLink) throw unreadable('links.next has no cursor parameter');
   return fromLink;
+}
+
+/**
+ * The next page's cursor as the end of a page's text names it (`"nextCursor":"..."`: Apple puts
+ * `meta.paging` after the data), read before the page is parsed; undefined when it is not there
+ * plainly: null, missing, or with escapes. Only a guess, which the parsed page must confirm.
+ */
+export function peekNextCursor(text: string): string | undefined {
+  const tail = text.slice(-PEEK_TAIL_CHARS);
+  const at = tail.lastIndexOf('"nextCursor"');
+  if (at < 0) return undefined;
+  // No quotes, backslashes or control characters: what is left is a JSON string's text as is.
+  // eslint-disable-next-line no-control-regex
+  const match = /^"nextCursor"\s*:\s*"([^"\\\u0000-\u001f]+)"/.exec(tail.slice(at));
+  // Copied through a parse: a slice would keep the page's whole text alive as long as the cursor.
+  return match ? (JSON.parse(`"${match[1]}"`) as string) : undefined;
 }
 
 function toQueryString(query: Query): string {

@@ -196,6 +196,31 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(1);
   });
 
+  it('shows a successful body to onBody before parsing it, and no other body', async () => {
+    const fetch = fakeFetch((_, __, call) =>
+      call === 1 ? { status: 503, body: { errors: [] } } : { body: { data: [1] } },
+    );
+    const { t } = transport(fetch);
+    const seen: string[] = [];
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const response = await t.request({
+        ...request,
+        onBody: (text) => {
+          seen.push(text);
+          // Not parsed yet: the only parse so far is the failed attempt's.
+          expect(parse).toHaveBeenCalledTimes(1);
+          return true;
+        },
+      });
+      expect(response.json).toEqual({ data: [1] });
+      expect(parse).toHaveBeenCalledTimes(2);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(seen).toEqual(['{"data":[1]}']);
+  });
+
   it('keeps at most maxInFlight requests in flight', async () => {
     const fetch = fakeFetch(
       () => new Promise((resolve) => setTimeout(() => resolve({ body: {} }), 5)),

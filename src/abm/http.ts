@@ -54,6 +54,11 @@ export interface HttpRequest {
    * `jti` it has seen, even when only the answer to the first attempt was lost.
    */
   body?: string | (() => string | Promise<string>);
+  /**
+   * Shown a successful answer's body before it is parsed; answers true when it started another
+   * request, which then leaves before the parse (a walk's next page, `paginate` in client.ts).
+   */
+  onBody?: (text: string) => boolean;
 }
 
 export interface HttpResponse {
@@ -348,6 +353,11 @@ export class HttpTransport {
         `${request.endpoint} answered ${status}`,
       );
 
+      if (status >= 200 && status < 300 && request.onBody?.(text)) {
+        // Node writes a request from a nextTick: without this turn of the event loop it would
+        // wait until the parse below is done.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const json = parseJson(text);
       if (status === 429) {
         this.stats.throttled += 1;

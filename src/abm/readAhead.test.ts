@@ -67,6 +67,34 @@ describe('readAhead', () => {
     expect(log.calls).toBeLessThanOrEqual(7);
   });
 
+  it('tells the producer whether the consumer is waiting for the item it makes', async () => {
+    const gates: Array<() => void> = [];
+    const answers: boolean[] = [];
+    let made = 0;
+    const produce = async (awaited: () => boolean): Promise<number | undefined> => {
+      const index = made++;
+      await new Promise<void>((resolve) => gates.push(resolve));
+      answers[index] = awaited();
+      return index < 3 ? index : undefined;
+    };
+    const items = readAhead(produce, 1)[Symbol.asyncIterator]();
+    const first = items.next();
+    await settle();
+    gates[0](); // item 0 comes while the consumer waits for it
+    expect((await first).value).toBe(0);
+    await settle();
+    gates[1](); // item 1 comes while the consumer still holds item 0
+    await settle();
+    expect(answers).toEqual([true, false]);
+    expect((await items.next()).value).toBe(1);
+    const third = items.next();
+    await settle();
+    gates[2](); // item 2 comes while the consumer waits for it again
+    expect((await third).value).toBe(2);
+    expect(answers).toEqual([true, false, true]);
+    await items.return(undefined);
+  });
+
   it('ends at once on an empty chain', async () => {
     const { produce, log } = producer(0);
     const items: number[] = [];

@@ -9,20 +9,29 @@
  * waiting for the previous one to be processed. A failure in `produce` stops
  * the chain and is thrown to the consumer when it reaches that item, after
  * every item produced before it.
+ *
+ * `produce` is told, through `awaited`, whether the consumer is waiting for
+ * the very item it makes, at any moment: a walk uses it to send its next
+ * request early only when the consumer is idle for want of the page (see
+ * `paginate` in client.ts).
  */
 export async function* readAhead<T>(
-  produce: () => Promise<T | undefined>,
+  produce: (awaited: () => boolean) => Promise<T | undefined>,
   depth: number,
 ): AsyncGenerator<T> {
   const queue: Array<Promise<T | undefined>> = [];
+  let produced = 0;
+  let awaitedIndex = -1;
   let tail: Promise<T | undefined> | undefined;
   let ended = false;
   const fill = (): void => {
     while (!ended && queue.length < depth) {
       const previous = tail;
+      const index = produced++;
+      const awaited = () => awaitedIndex === index;
       tail = previous
-        ? previous.then((item) => (item === undefined ? undefined : produce()))
-        : produce();
+        ? previous.then((item) => (item === undefined ? undefined : produce(awaited)))
+        : produce(awaited);
       // Thrown when the consumer reaches it; this keeps one it never reaches from crashing the process.
       tail.catch(() => undefined);
       queue.push(tail);
@@ -30,8 +39,11 @@ export async function* readAhead<T>(
   };
 
   fill();
+  let taken = 0;
   while (queue.length > 0) {
+    awaitedIndex = taken++;
     const item = await (queue.shift() as Promise<T | undefined>);
+    awaitedIndex = -1;
     if (item === undefined) {
       ended = true;
       return;
