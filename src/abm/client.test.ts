@@ -52,7 +52,7 @@ function pagedDevices(count: number, pageSize: number): ApiHandler {
 /** The same answers after a few milliseconds, as over a network, not in a turn of the event loop. */
 function slowly(api: ApiHandler): ApiHandler {
   return async (url, call) => {
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 20));
     return api(url, call);
   };
 }
@@ -175,7 +175,7 @@ describe('AbmClient paging', () => {
       }),
     );
     expect((await collect(c.iterateOrgDevices())).map((d) => d.id)).toEqual(['A', 'B']);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 60));
     const cursors = fetch.calls
       .filter((call) => call.url.pathname === '/v1/orgDevices')
       .map((call) => call.url.searchParams.get('cursor'));
@@ -192,7 +192,7 @@ describe('AbmClient paging', () => {
     expect((await pages.next()).value?.number).toBe(1);
     // Page 2 was asked for early, as the caller waited for page 1; page 3 is not, while the
     // caller holds page 1 and page 2 arrives.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect(cursors()).toEqual([null, '1000']);
     const rest = [];
     for await (const page of pages) rest.push(page.number);
@@ -207,7 +207,7 @@ describe('AbmClient paging', () => {
       })),
     );
     await expect(collect(c.iterateOrgDevices())).rejects.toThrow(/already returned/);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 60));
     expect(fetch.calls.filter((call) => call.url.pathname === '/v1/orgDevices')).toHaveLength(2);
   });
 
