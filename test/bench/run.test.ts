@@ -31,4 +31,32 @@ describe('npm run bench options', () => {
     });
     expect(parseArgs(['--cpu-prof'])).toMatchObject({ cpuProf: true, keep: true, doc: false });
   });
+
+  it('compares in pairs, never writing the figures into the document', () => {
+    expect(parseArgs(['--compare', 'HEAD~1'])).toMatchObject({
+      compare: 'HEAD~1',
+      pairs: 5,
+      doc: false,
+    });
+    expect(parseArgs(['--compare', '/tmp/base/src', '--pairs', '12'])).toMatchObject({
+      compare: '/tmp/base/src',
+      pairs: 12,
+    });
+  });
+
+  it('refuses --repeat with --compare and pairs that are not a positive number', () => {
+    const exit = jest.spyOn(process, 'exit').mockImplementation((code) => {
+      throw new Error(`exit ${String(code)}`);
+    });
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(() => parseArgs(['--compare', 'HEAD', '--repeat', '3'])).toThrow('exit 2');
+      expect(error.mock.calls[0][0]).toContain('--compare runs pairs (--pairs N), not --repeat');
+      expect(() => parseArgs(['--compare', 'HEAD', '--pairs', '0'])).toThrow('exit 2');
+      expect(error.mock.calls[1][0]).toContain('--pairs needs a positive number');
+    } finally {
+      exit.mockRestore();
+      error.mockRestore();
+    }
+  });
 });

@@ -6,7 +6,8 @@ import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { runScenario, ScenarioResult } from './pipeline';
+import { materializeBase, renderComparison, runPairs } from './compare';
+import { runScenario, ScenarioOptions, ScenarioResult } from './pipeline';
 import { enableCpuProfiles, ROOT, setNodeFlags } from './processes';
 import {
   headlineRatio,
@@ -38,6 +39,11 @@ const USAGE = `Usage: npm run bench -- [options]
   --repeat N           run each scenario N times: report the median run, with each ratio's
                        lowest and highest over the runs (default 1)
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
+  --compare BASE       alternating pairs of runs, this src/ (or --src) against BASE: a git
+                       revision of this repository, or a directory holding a copy of src/;
+                       prints each figure's medians and the median of the pairs' differences;
+                       implies --no-doc
+  --pairs N            pairs of runs for --compare, at each size (default 5)
   --cpu-prof           write V8 CPU profiles of the collector and the SDK floor; implies --keep
                        and --no-doc (profiling slows both down)
   --node-flag FLAG     pass a Node/V8 flag to both measured processes, e.g. --trace-gc-nvp (output
@@ -59,6 +65,8 @@ interface Args {
   keep: boolean;
   workDir?: string;
   srcDir?: string;
+  compare?: string;
+  pairs: number;
   repeat: number;
   cpuProf: boolean;
   nodeFlags: string[];
@@ -83,6 +91,7 @@ export function parseArgs(argv: string[]): Args {
     sizesToo: true,
     doc: true,
     keep: false,
+    pairs: 5,
     repeat: 1,
     cpuProf: false,
     nodeFlags: [],
@@ -151,6 +160,14 @@ export function parseArgs(argv: string[]): Args {
         args.srcDir = argv[++i] ?? fail('--src needs a directory');
         args.doc = false;
         break;
+      case '--compare':
+        args.compare = argv[++i] ?? fail('--compare needs a git revision or a directory');
+        args.doc = false;
+        break;
+      case '--pairs':
+        args.pairs = Math.floor(number(flag, argv[++i]));
+        if (args.pairs < 1) fail('--pairs needs a positive number');
+        break;
       case '--cpu-prof':
         args.cpuProf = true;
         args.keep = true;
@@ -168,6 +185,9 @@ export function parseArgs(argv: string[]): Args {
       default:
         fail(`unknown option ${flag}`);
     }
+  }
+  if (args.compare !== undefined && args.repeat > 1) {
+    fail('--compare runs pairs (--pairs N), not --repeat');
   }
   return args;
 }
@@ -223,6 +243,20 @@ function economyLine(label: string, result: StoredResult): string {
   return `Request economy [${label}]: ${verdict} (${detail})`;
 }
 
+/** Writes results.json, the tables in docs/performance.md and the chart. */
+async function writeRecord(shown: StoredResults): Promise<void> {
+  await fs.writeFile(RESULTS_FILE, await formatted(JSON.stringify(shown), RESULTS_FILE));
+  const document = await fs.readFile(DOC_FILE, 'utf8').catch(() => '# Performance\n');
+  await fs.writeFile(
+    DOC_FILE,
+    await formatted(updateDocument(document, renderTables(shown)), DOC_FILE),
+  );
+  await fs.writeFile(CHART_FILE, renderChart(shown));
+  console.log(
+    `\nUpdated ${path.relative(ROOT, DOC_FILE)}, ${path.relative(ROOT, CHART_FILE)} and ${path.relative(ROOT, RESULTS_FILE)}.`,
+  );
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.cpuProf) enableCpuProfiles();
@@ -233,10 +267,13 @@ async function main(): Promise<void> {
   const economyLines: string[] = [];
   let allPass = true;
 
+  const scenarios: Array<{ label: string; rate: boolean; options: ScenarioOptions }> = [];
   if (args.sizesToo) {
     for (const devices of args.sizes) {
-      const result = await repeated(args.repeat, log, () =>
-        runScenario({
+      scenarios.push({
+        label: `${devices} devices`,
+        rate: false,
+        options: {
           devices,
           servers: args.servers,
           seed: args.seed,
@@ -247,16 +284,15 @@ async function main(): Promise<void> {
           keep: args.keep,
           timeoutMs: timeoutFor(devices),
           log,
-        }),
-      );
-      update.sizes.push(result);
-      economyLines.push(economyLine(`${devices} devices`, result));
-      allPass &&= result.economyPass;
+        },
+      });
     }
   }
   if (args.rate) {
-    const result = await repeated(args.repeat, log, () =>
-      runScenario({
+    scenarios.push({
+      label: `rate-limited, ${args.rps} rps`,
+      rate: true,
+      options: {
         devices: args.rpsDevices,
         servers: args.rpsServers,
         seed: args.seed,
@@ -268,29 +304,43 @@ async function main(): Promise<void> {
         keep: args.keep,
         timeoutMs: timeoutFor(args.rpsDevices) + (args.rpsServers * 1000) / args.rps,
         log,
-      }),
-    );
-    update.rateLimited = result;
-    economyLines.push(economyLine(`rate-limited, ${args.rps} rps`, result));
-    allPass &&= result.economyPass;
+      },
+    });
   }
 
-  const shown = args.doc ? merge(await readStored(), update) : update;
-  console.log(`\n${renderTables(shown)}\n`);
-  for (const line of economyLines) console.log(line);
-
-  if (args.doc) {
-    await fs.writeFile(RESULTS_FILE, await formatted(JSON.stringify(shown), RESULTS_FILE));
-    const document = await fs.readFile(DOC_FILE, 'utf8').catch(() => '# Performance\n');
-    await fs.writeFile(
-      DOC_FILE,
-      await formatted(updateDocument(document, renderTables(shown)), DOC_FILE),
+  if (args.compare !== undefined) {
+    const baseSrc = await materializeBase(args.compare, workDir).catch((err: Error) =>
+      fail(err.message),
     );
-    await fs.writeFile(CHART_FILE, renderChart(shown));
-    console.log(
-      `\nUpdated ${path.relative(ROOT, DOC_FILE)}, ${path.relative(ROOT, CHART_FILE)} and ${path.relative(ROOT, RESULTS_FILE)}.`,
-    );
+    const changeSrc = args.srcDir ?? path.join(ROOT, 'src');
+    log(`comparing ${changeSrc} against ${args.compare} (${baseSrc})`);
+    const reports: string[] = [];
+    for (const scenario of scenarios) {
+      const pairs = await runPairs(
+        args.pairs,
+        changeSrc,
+        baseSrc,
+        (srcDir) => runScenario({ ...scenario.options, srcDir }),
+        log,
+      );
+      reports.push(renderComparison(scenario.label, pairs));
+      allPass &&= pairs.every((p) => p.change.economyPass && p.base.economyPass);
+    }
+    console.log(`\n${reports.join('\n\n')}`);
+  } else {
+    for (const scenario of scenarios) {
+      const result = await repeated(args.repeat, log, () => runScenario(scenario.options));
+      if (scenario.rate) update.rateLimited = result;
+      else update.sizes.push(result);
+      economyLines.push(economyLine(scenario.label, result));
+      allPass &&= result.economyPass;
+    }
+    const shown = args.doc ? merge(await readStored(), update) : update;
+    console.log(`\n${renderTables(shown)}\n`);
+    for (const line of economyLines) console.log(line);
+    if (args.doc) await writeRecord(shown);
   }
+
   if (!args.keep && !args.workDir) await fs.rm(workDir, { recursive: true, force: true });
   if (args.keep) console.log(`Graphs and logs kept under ${workDir}.`);
   if (!allPass) process.exitCode = 1;
