@@ -69,6 +69,8 @@ describe('comparing two versions of src/ in alternating pairs', () => {
       baseMedian: 4300,
       // Differences -300, +100, -200: their median, not the difference of the medians (-300).
       medianDifference: -200,
+      lowestDifference: -300,
+      highestDifference: 100,
       lower: 2,
       higher: 1,
       same: 0,
@@ -108,10 +110,10 @@ describe('comparing two versions of src/ in alternating pairs', () => {
     ];
     const text = renderComparison('100000 devices', pairs);
     expect(text).toContain('### 100000 devices: 2 alternating pairs');
-    expect(text).toContain('| wall s | 4.05 | 4.17 | -0.13 | 1 of 2 |');
-    expect(text).toContain('| peak RSS MB | 305 | 300 | +5 | 0 of 2 |');
+    expect(text).toContain('| wall s | 4.05 | 4.17 | -0.13 | -0.25 to 0.00 | 1 of 2 |');
+    expect(text).toContain('| peak RSS MB | 305 | 300 | +5 | 0 to +10 | 0 of 2 |');
     // A difference that rounds to zero carries no sign.
-    expect(text).toContain('| collector CPU s | 5.00 | 5.00 | 0.00 | 0 of 2 |');
+    expect(text).toContain('| collector CPU s | 5.00 | 5.00 | 0.00 | 0.00 to 0.00 | 0 of 2 |');
     expect(text).toContain('Ratios, this src: 1.25x, 1.28x');
     expect(text).toContain('Ratios, base:     1.32x, 1.30x');
     expect(text).toContain('Request economy FAILED in 1 of 2 pairs.');

@@ -117,6 +117,9 @@ export interface MetricSummary {
   baseMedian: number;
   /** Median of (change - base) over the pairs. */
   medianDifference: number;
+  /** The lowest and highest of (change - base): a median within them by far is noise. */
+  lowestDifference: number;
+  highestDifference: number;
   /** Pairs where the change's figure was lower, higher, the same. */
   lower: number;
   higher: number;
@@ -138,6 +141,8 @@ export function summarize(pairs: Pair[]): MetricSummary[] {
       changeMedian: median(both.map(([change]) => change)),
       baseMedian: median(both.map(([, base]) => base)),
       medianDifference: median(differences),
+      lowestDifference: Math.min(...differences),
+      highestDifference: Math.max(...differences),
       lower: differences.filter((d) => d < 0).length,
       higher: differences.filter((d) => d > 0).length,
       same: differences.filter((d) => d === 0).length,
@@ -153,13 +158,13 @@ export function renderComparison(title: string, pairs: Pair[]): string {
   const lines = [
     `### ${title}: ${pairs.length} alternating pairs`,
     '',
-    '| figure | this src, median | base, median | difference, median of pairs | this src lower in |',
-    '|---|---:|---:|---:|---:|',
+    '| figure | this src, median | base, median | difference, median of pairs | lowest to highest | this src lower in |',
+    '|---|---:|---:|---:|---:|---:|',
   ];
   for (const s of summarize(pairs)) {
     const metric = byLabel.get(s.label) as Metric;
     lines.push(
-      `| ${s.label} | ${metric.format(s.changeMedian)} | ${metric.format(s.baseMedian)} | ${metric.signed(s.medianDifference)} | ${s.lower} of ${s.pairs} |`,
+      `| ${s.label} | ${metric.format(s.changeMedian)} | ${metric.format(s.baseMedian)} | ${metric.signed(s.medianDifference)} | ${metric.signed(s.lowestDifference)} to ${metric.signed(s.highestDifference)} | ${s.lower} of ${s.pairs} |`,
     );
   }
   lines.push(

@@ -41,8 +41,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --src DIR            measure another copy of src/ (a candidate change); implies --no-doc
   --compare BASE       alternating pairs of runs, this src/ (or --src) against BASE: a git
                        revision of this repository, or a directory holding a copy of src/;
-                       prints each figure's medians and the median of the pairs' differences;
-                       implies --no-doc
+                       prints each figure's medians, the median of the pairs' differences and
+                       their range; implies --no-doc
   --pairs N            pairs of runs for --compare, at each size (default 5)
   --cpu-prof           write V8 CPU profiles of the collector and the SDK floor; implies --keep
                        and --no-doc (profiling slows both down)
