@@ -118,6 +118,7 @@ describe('comparing two versions of src/ in alternating pairs', () => {
     expect(text).toContain('Ratios, base:     1.32x, 1.30x');
     expect(text).toContain('Request economy FAILED in 1 of 2 pairs.');
     expect(renderComparison('x', [pairs[0]])).not.toContain('FAILED');
+    expect(renderComparison('x', [pairs[0]])).toContain('### x: 1 alternating pair\n');
   });
 
   it('alternates which side runs first, and pairs each run with its own side', async () => {

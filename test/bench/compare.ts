@@ -156,7 +156,7 @@ export function summarize(pairs: Pair[]): MetricSummary[] {
 export function renderComparison(title: string, pairs: Pair[]): string {
   const byLabel = new Map(METRICS.map((m) => [m.label, m]));
   const lines = [
-    `### ${title}: ${pairs.length} alternating pairs`,
+    `### ${title}: ${pairs.length} alternating pair${pairs.length === 1 ? '' : 's'}`,
     '',
     '| figure | this src, median | base, median | difference, median of pairs | lowest to highest | this src lower in |',
     '|---|---:|---:|---:|---:|---:|',
