@@ -263,8 +263,6 @@ async function main(): Promise<void> {
   setNodeFlags(args.nodeFlags);
   const workDir = args.workDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'abm-bench-')));
   const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-  const update: StoredResults = { sizes: [] };
-  const economyLines: string[] = [];
   let allPass = true;
 
   const scenarios: Array<{ label: string; rate: boolean; options: ScenarioOptions }> = [];
@@ -328,6 +326,8 @@ async function main(): Promise<void> {
     }
     console.log(`\n${reports.join('\n\n')}`);
   } else {
+    const update: StoredResults = { sizes: [] };
+    const economyLines: string[] = [];
     for (const scenario of scenarios) {
       const result = await repeated(args.repeat, log, () => runScenario(scenario.options));
       if (scenario.rate) update.rateLimited = result;
