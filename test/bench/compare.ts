@@ -15,7 +15,7 @@ import path from 'path';
 import { promisify } from 'util';
 
 import { Steps } from '../../src/steps/constants';
-import type { ScenarioResult } from './pipeline';
+import { mb, ScenarioResult } from './pipeline';
 import { ROOT } from './processes';
 
 /** The figures a comparison looks at, of one run. */
@@ -72,7 +72,6 @@ const seconds = (ms: number) => (ms / 1000).toFixed(2);
 const signedSeconds = (ms: number) => signed(ms / 1000, 2);
 const ratio = (r: number) => `${r.toFixed(2)}x`;
 const signedRatio = (r: number) => signed(r, 3);
-const megabytes = (bytes: number) => String(Math.round(bytes / 1024 / 1024));
 const signedMegabytes = (bytes: number) => signed(bytes / 1024 / 1024, 0);
 const count = (n: number) => String(n);
 const signedCount = (n: number) => signed(n, 1).replace(/\.0$/, '');
@@ -96,7 +95,7 @@ const METRICS: Metric[] = [
   {
     label: 'peak RSS MB',
     value: (r) => r.peakRssBytes,
-    format: megabytes,
+    format: mb,
     signed: signedMegabytes,
   },
   { label: 'RSS / SDK RSS', value: (r) => r.memoryRatio, format: ratio, signed: signedRatio },
