@@ -17,6 +17,7 @@ import { promisify } from 'util';
 import { Steps } from '../../src/steps/constants';
 import { mb, ScenarioResult } from './pipeline';
 import { ROOT } from './processes';
+import { headlineRatio } from './report';
 
 /** The figures a comparison looks at, of one run. */
 export interface ComparedRun {
@@ -37,7 +38,7 @@ export function comparedRun(result: ScenarioResult): ComparedRun {
   const steps = result.collector.steps?.steps;
   return {
     wallMs: result.collector.wallMs,
-    ratio: result.ratios.rate ?? result.ratios.wall,
+    ratio: headlineRatio(result),
     devicesStepMs: steps?.[Steps.DEVICES],
     assignmentsStepMs: steps?.[Steps.DEVICE_ASSIGNMENTS],
     cpuMs: result.collector.cpuMs,
