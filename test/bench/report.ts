@@ -6,7 +6,7 @@
  * others.
  */
 import { Steps } from '../../src/steps/constants';
-import type { ScenarioResult } from './pipeline';
+import { mb, ScenarioResult } from './pipeline';
 import type { StepTimes } from './steps';
 
 export const START_MARKER = '<!-- bench:results:start -->';
@@ -160,7 +160,6 @@ function round(value: number, digits: number): number {
 }
 
 const s = (ms: number | undefined): string => (ms === undefined ? '-' : (ms / 1000).toFixed(2));
-const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 const x = (ratio: number | undefined): string =>
   ratio === undefined ? '-' : `${ratio.toFixed(2)}x`;
 const n = (value: number): string => value.toLocaleString('en-US');
