@@ -72,6 +72,26 @@ describe('the benchmark pipeline at 300 devices', () => {
     expect(Number.isFinite(limited.ratios.rate)).toBe(true);
   });
 
+  it("splits each process's time into its main thread's busy and idle time", () => {
+    for (const result of [plain, limited]) {
+      for (const measured of [result.collector, result.sdkFloor]) {
+        const time = measured.probe.mainThread;
+        expect(time).toBeDefined();
+        const { busyMs = 0, idleMs = -1 } = time ?? {};
+        // Start-up alone keeps the thread busy; idle can be short but never negative.
+        expect(busyMs).toBeGreaterThan(0);
+        expect(idleMs).toBeGreaterThanOrEqual(0);
+        // Together they are the process's life, as the process itself saw it.
+        expect(Math.abs(busyMs + idleMs - measured.probe.uptimeMs)).toBeLessThanOrEqual(
+          0.05 * measured.probe.uptimeMs + 20,
+        );
+      }
+    }
+    // With no latency, loading the SDK and our modules is most of a run, and none of it idles.
+    const collector = plain.collector.probe.mainThread;
+    expect(collector?.busyMs).toBeGreaterThan(collector?.idleMs ?? Infinity);
+  });
+
   it("reads both processes' step times from their logs, within their wall time", () => {
     for (const result of [plain, limited]) {
       for (const measured of [result.collector, result.sdkFloor]) {

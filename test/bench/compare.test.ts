@@ -40,7 +40,7 @@ function scenarioResult(srcDir: string, wallMs: number): ScenarioResult {
     collector: {
       wallMs,
       cpuMs: wallMs + 1000,
-      probe: { peakRssBytes: 300 * MB },
+      probe: { peakRssBytes: 300 * MB, mainThread: { busyMs: wallMs - 1200, idleMs: 1100 } },
       steps: { executionMs: wallMs - 800, steps: { [Steps.DEVICES]: wallMs - 1500 } },
     },
     ratios: { wall: wallMs / 3000, memory: 1 },
@@ -100,8 +100,8 @@ describe('comparing two versions of src/ in alternating pairs', () => {
   it('renders a table with signed differences, the ratios in the order measured and any economy failure', () => {
     const pairs: Pair[] = [
       {
-        change: run({ wallMs: 4000, ratio: 1.25, peakRssBytes: 310 * MB }),
-        base: run({ wallMs: 4250, ratio: 1.32 }),
+        change: run({ wallMs: 4000, ratio: 1.25, peakRssBytes: 310 * MB, busyMs: 3400 }),
+        base: run({ wallMs: 4250, ratio: 1.32, busyMs: 3650 }),
       },
       {
         change: run({ wallMs: 4100, ratio: 1.28, economyPass: false }),
@@ -114,6 +114,11 @@ describe('comparing two versions of src/ in alternating pairs', () => {
     expect(text).toContain('| peak RSS MB | 305 | 300 | +5 | 0 to +10 | 0 of 2 |');
     // A difference that rounds to zero carries no sign.
     expect(text).toContain('| collector CPU s | 5.00 | 5.00 | 0.00 | 0.00 to 0.00 | 0 of 2 |');
+    // The main thread's busy time, where both sides of a pair measured it.
+    expect(text).toContain(
+      '| main thread busy s | 3.40 | 3.65 | -0.25 | -0.25 to -0.25 | 1 of 1 |',
+    );
+    expect(text).not.toContain('main thread idle s');
     expect(text).toContain('Ratios, this src: 1.25x, 1.28x');
     expect(text).toContain('Ratios, base:     1.32x, 1.30x');
     expect(text).toContain('Request economy FAILED in 1 of 2 pairs.');
@@ -159,6 +164,8 @@ describe('comparing two versions of src/ in alternating pairs', () => {
       devicesStepMs: 3000,
       assignmentsStepMs: undefined,
       cpuMs: 5500,
+      busyMs: 3300,
+      idleMs: 1100,
       economyPass: true,
     });
     const rateLimited = { ...result, ratios: { ...result.ratios, rate: 1.1 } };

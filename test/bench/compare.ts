@@ -27,6 +27,9 @@ export interface ComparedRun {
   devicesStepMs?: number;
   assignmentsStepMs?: number;
   cpuMs: number;
+  /** The collector's main thread: busy (start-up included) and idle (waiting), if measured. */
+  busyMs?: number;
+  idleMs?: number;
   peakRssBytes: number;
   /** Peak RSS / the SDK floor's. */
   memoryRatio: number;
@@ -42,6 +45,8 @@ export function comparedRun(result: ScenarioResult): ComparedRun {
     devicesStepMs: steps?.[Steps.DEVICES],
     assignmentsStepMs: steps?.[Steps.DEVICE_ASSIGNMENTS],
     cpuMs: result.collector.cpuMs,
+    busyMs: result.collector.probe.mainThread?.busyMs,
+    idleMs: result.collector.probe.mainThread?.idleMs,
     peakRssBytes: result.collector.probe.peakRssBytes,
     memoryRatio: result.ratios.memory,
     throttled: result.throttled,
@@ -93,6 +98,8 @@ const METRICS: Metric[] = [
     signed: signedSeconds,
   },
   { label: 'collector CPU s', value: (r) => r.cpuMs, format: seconds, signed: signedSeconds },
+  { label: 'main thread busy s', value: (r) => r.busyMs, format: seconds, signed: signedSeconds },
+  { label: 'main thread idle s', value: (r) => r.idleMs, format: seconds, signed: signedSeconds },
   {
     label: 'peak RSS MB',
     value: (r) => r.peakRssBytes,

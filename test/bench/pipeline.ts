@@ -17,6 +17,7 @@ import {
   makeFloorProjectDir,
   makeProjectDir,
   Measured,
+  ProbeFigures,
   runCollector,
   runSdkFloor,
   startSandboxProcess,
@@ -315,7 +316,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   log(
     `[${label}] wall ${(collector.wallMs / 1000).toFixed(2)} s (floors: network ${(networkMs / 1000).toFixed(2)} s, SDK ${(sdkFloor.wallMs / 1000).toFixed(2)} s), peak RSS ${mb(collector.probe.peakRssBytes)} MB (SDK floor ${mb(sdkFloor.probe.peakRssBytes)} MB), ${result.throttled} x 429`,
   );
+  const threads = [collector, sdkFloor].map((m) => mainThreadText(m.probe.mainThread));
+  log(`[${label}] main thread: collector ${threads[0]}; SDK floor ${threads[1]}`);
   return result;
+}
+
+function mainThreadText(time: ProbeFigures['mainThread']): string {
+  if (!time) return 'not measured';
+  return `busy ${(time.busyMs / 1000).toFixed(2)} s, idle ${(time.idleMs / 1000).toFixed(2)} s`;
 }
 
 export function mb(bytes: number): string {

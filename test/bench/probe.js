@@ -7,13 +7,17 @@
  * - the highest V8 heap use, heap size and memory outside the heap (Buffers),
  *   and the highest size and use of each V8 heap space,
  *   seen by a light sampler (every 100 ms);
- * - time from process start to exit.
+ * - time from process start to exit;
+ * - the main thread's time: busy (from process start until its event loop started, then
+ *   running callbacks) and idle (its event loop waiting for I/O or timers), from
+ *   perf_hooks' event loop utilization. Busy + idle is about the process's uptime.
  * Plain JavaScript so it loads before ts-node and costs nothing to compile.
  */
 'use strict';
 
 const fs = require('fs');
 const v8 = require('v8');
+const { performance } = require('perf_hooks');
 
 const out = process.env.BENCH_PROBE_OUT;
 if (out) {
@@ -46,6 +50,7 @@ if (out) {
   process.on('exit', (code) => {
     sample();
     const usage = process.resourceUsage();
+    const loop = performance.eventLoopUtilization();
     const figures = {
       exitCode: code,
       uptimeMs: Math.round(process.uptime() * 1000),
@@ -60,6 +65,10 @@ if (out) {
       heapSpacePeaks: spacePeaks,
       minorPageFaults: usage.minorPageFault,
       majorPageFaults: usage.majorPageFault,
+      mainThread: {
+        busyMs: Math.round(Math.max(0, performance.nodeTiming.loopStart) + loop.active),
+        idleMs: Math.round(loop.idle),
+      },
     };
     try {
       fs.writeFileSync(out, JSON.stringify(figures));

@@ -78,6 +78,12 @@ export interface ProbeFigures {
   /** Page faults over the process's life (fresh memory touched: heap growth, large buffers). */
   minorPageFaults?: number;
   majorPageFaults?: number;
+  /**
+   * The main thread's time: busy running JavaScript (start-up included: everything until the
+   * event loop started counts as busy) and idle, its event loop waiting for the network, a
+   * timer or a file.
+   */
+  mainThread?: { busyMs: number; idleMs: number };
 }
 
 export interface Measured {
