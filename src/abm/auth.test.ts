@@ -110,6 +110,27 @@ describe('TokenProvider', () => {
     expect(jtis[0]).not.toBe(jtis[1]);
   });
 
+  it.each([
+    [401, { errors: [{ status: '401', code: 'UNAUTHORIZED', title: 'Bearer token required' }] }],
+    [404, { errors: [{ status: '404', code: 'NOT_FOUND' }] }],
+    [400, undefined],
+  ])(
+    'points at tokenUrl when a %i is not an OAuth error (not from the token endpoint)',
+    async (status, body) => {
+      const { tokens } = provider(() => ({ status, body }));
+      await expect(tokens.getToken()).rejects.toThrow(
+        /the answer is not an OAuth error, so it likely did not come from Apple's token endpoint: check that tokenUrl \(TOKEN_URL\) points at it/,
+      );
+    },
+  );
+
+  it("keeps Apple's own hint for an OAuth error", async () => {
+    const { tokens } = provider(() => ({ status: 400, body: { error: 'invalid_client' } }));
+    const refused = tokens.getToken();
+    await expect(refused).rejects.toThrow(/Apple did not accept the credentials/);
+    await expect(refused).rejects.not.toThrow(/not an OAuth error/);
+  });
+
   it('refuses a 200 without an access token', async () => {
     const { tokens } = provider(() => ({ body: { hello: 'world' } }));
     await expect(tokens.getToken()).rejects.toThrow(/without an access_token/);

@@ -60,6 +60,9 @@ const OAUTH_ERROR_HINTS: Record<string, string> = {
     'the API account is not allowed to use this grant: check that it is enabled in Apple Business Manager',
 };
 
+const NOT_AN_OAUTH_ANSWER =
+  "the answer is not an OAuth error, so it likely did not come from Apple's token endpoint: check that tokenUrl (TOKEN_URL) points at it (default https://account.apple.com/auth/oauth2/token)";
+
 /**
  * Builds client assertions and trades them for access tokens. One token is
  * shared by every request of the run: reused for its lifetime, renewed
@@ -178,7 +181,9 @@ export class TokenProvider {
     const json = response.json as Record<string, unknown> | undefined;
     if (response.status !== 200) {
       const error = typeof json?.error === 'string' ? json.error : undefined;
-      const hint = error ? OAUTH_ERROR_HINTS[error] : undefined;
+      // Apple's token endpoint answers its refusals as OAuth errors; anything else came from
+      // somewhere else (a wrong path, the API's host, a proxy), whatever its status says.
+      const hint = error ? OAUTH_ERROR_HINTS[error] : NOT_AN_OAUTH_ANSWER;
       const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
       if (response.status === 400 && this.issued > 0 && !CREDENTIAL_ERRORS.has(error ?? '')) {
         throw new RenewalRefused(

@@ -106,6 +106,41 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(3);
   });
 
+  it.each([
+    [
+      'https://api-business.apple.com/v1/orgDevices',
+      'NETWORK_ERROR',
+      'Apple may be having trouble',
+    ],
+    ['https://account.apple.com/auth/oauth2/token', 'NETWORK_ERROR', 'Apple may be having trouble'],
+    [
+      'http://127.0.0.1:1/v1/orgDevices',
+      'NETWORK_ERROR',
+      "http://127.0.0.1:1 is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right",
+    ],
+    [
+      'https://abm-proxy.example.com/v1/orgDevices',
+      'NETWORK_ERROR',
+      "https://abm-proxy.example.com is not Apple's own host",
+    ],
+  ])('when %s never answers, gives up blaming the right party', async (url, status, blame) => {
+    const fetch = fakeFetch(() => {
+      throw new Error('connect ECONNREFUSED');
+    });
+    const { t } = transport(fetch, { maxAttempts: 2 });
+    const error = await t.request({ ...request, url }).catch((e) => e);
+    expect(error.message).toContain(`${status} network error: connect ECONNREFUSED`);
+    expect(error.message).toContain(blame);
+  });
+
+  it('blames Apple for answers that came, even through another host', async () => {
+    const fetch = fakeFetch(() => ({ status: 503, body: {} }));
+    const { t } = transport(fetch, { maxAttempts: 2 });
+    const url = 'http://127.0.0.1:9/v1/orgDevices';
+    const error = await t.request({ ...request, url }).catch((e) => e);
+    expect(error.message).toContain('Apple may be having trouble');
+  });
+
   it('stops when the run-wide retry budget is spent', async () => {
     const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '60' } }));
     const { t } = transport(fetch, { retryBudgetMs: 90_000 });
@@ -308,4 +343,77 @@ describe('toProviderError', () => {
     });
     expect(error.message).toContain('Oops [REDACTED]');
   });
+});
+
+describe('HttpTransport and redirects', () => {
+  let elsewhere: Server;
+  let redirecting: Server;
+  let elsewhereBodies: string[];
+  let redirected: number;
+  let base: string;
+  let target: string;
+
+  beforeAll(async () => {
+    const listen = async (server: Server) => {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    };
+    elsewhere = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        elsewhereBodies.push(body || `${req.method} ${req.url}`);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"access_token":"stolen","expires_in":3600}');
+      });
+    });
+    target = await listen(elsewhere);
+    redirecting = createServer((req, res) => {
+      redirected += 1;
+      req.resume();
+      const status = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('status'));
+      res.writeHead(status, { location: `${target}/auth/oauth2/token?code=secret` });
+      res.end();
+    });
+    base = await listen(redirecting);
+  });
+  beforeEach(() => {
+    elsewhereBodies = [];
+    redirected = 0;
+  });
+  afterAll(async () => {
+    for (const server of [elsewhere, redirecting]) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it.each([
+    ['POST', 307],
+    ['POST', 308],
+    ['GET', 302],
+    ['GET', 301],
+  ] as const)(
+    'answers a %s redirected with %i with an error, sending nothing where it points',
+    async (method, status) => {
+      const t = new HttpTransport({ baseBackoffMs: 1 });
+      const attempt = t.request({
+        endpoint: `${method} /auth/oauth2/token`,
+        url: `${base}/auth/oauth2/token?status=${status}`,
+        method,
+        body: method === 'POST' ? 'client_assertion=eyJ.signed.assertion' : undefined,
+      });
+      await expect(attempt).rejects.toThrow(IntegrationProviderAPIError);
+      const err = (await attempt.catch((e: unknown) => e)) as IntegrationProviderAPIError;
+      t.destroy();
+      expect(err.status).toBe(status);
+      expect(err.message).toContain(
+        `${status} a redirect to ${target}/auth/oauth2/token, which is not followed`,
+      );
+      expect(err.message).toContain('Check apiBaseUrl (API_BASE_URL) and tokenUrl (TOKEN_URL)');
+      // Where it pointed is named without its query, and nothing was sent there or retried.
+      expect(err.message).not.toContain('code=secret');
+      expect(elsewhereBodies).toEqual([]);
+      expect(redirected).toBe(1);
+    },
+  );
 });

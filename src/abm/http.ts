@@ -287,7 +287,7 @@ export class HttpTransport {
     return new IntegrationProviderAPIError({
       endpoint: request.endpoint,
       status: failure.status === 'network' ? 'NETWORK_ERROR' : failure.status,
-      statusText: `${failure.message}; ${why}. Apple may be having trouble; the next run will try again.`,
+      statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure)}`,
     });
   }
 
@@ -331,6 +331,9 @@ export class HttpTransport {
             ...request.headers,
           },
           body,
+          // A redirect is answered, not followed: node-fetch would send a token request's body
+          // (the client assertion) to wherever it points, https or not.
+          redirect: 'manual',
           agent: (url: URL) => (url.protocol === 'http:' ? this.httpAgent : this.httpsAgent),
           signal: controller.signal as RequestInit['signal'],
         });
@@ -358,6 +361,7 @@ export class HttpTransport {
         // wait until the parse below is done.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
+      if (status >= 300 && status < 400) throw redirectError(request, status, headers);
       const json = parseJson(text);
       if (status === 429) {
         this.stats.throttled += 1;
@@ -394,6 +398,48 @@ export class HttpTransport {
       release();
     }
   }
+}
+
+/**
+ * The end of a give-up message. When a host other than Apple's never answered, the URL override
+ * that named it (or what it points at) is more likely the cause than Apple.
+ */
+function whoToBlame(request: HttpRequest, failure: TransientFailure): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(request.url);
+  } catch {
+    url = undefined;
+  }
+  if (failure.status === 'network' && url && !/(^|\.)apple\.com$/.test(url.hostname)) {
+    return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
+  }
+  return 'Apple may be having trouble; the next run will try again.';
+}
+
+/**
+ * Neither Apple's token endpoint nor its API redirects. A redirect comes from a wrong URL override
+ * or something in between (a proxy, a captive portal), and following it would hand the client
+ * assertion or the access token to another host, so it ends the request, naming where it pointed
+ * (origin and path only: a query could carry anything).
+ */
+function redirectError(
+  request: HttpRequest,
+  status: number,
+  headers: HttpResponse['headers'],
+): IntegrationProviderAPIError {
+  let target = '';
+  try {
+    const location = new URL(headers.get('location') ?? '', request.url);
+    if (headers.get('location')) target = ` to ${location.origin}${location.pathname}`;
+  } catch {
+    // An unreadable Location names nothing worth showing.
+  }
+  return new IntegrationProviderAPIError({
+    endpoint: request.endpoint,
+    status,
+    statusText: `a redirect${redactSecrets(target)}, which is not followed: credentials and tokens are sent only to the configured hosts. Check apiBaseUrl (API_BASE_URL) and tokenUrl (TOKEN_URL), and any proxy between this machine and Apple`,
+  });
 }
 
 function parseJson(text: string): unknown {
