@@ -127,6 +127,22 @@ describe('parseConfig', () => {
       ],
       ['a public key', p384.publicKey, /public key/],
       ['only EC PARAMETERS', EC_PARAMETERS_P256, /EC PARAMETERS/],
+      [
+        'a PEM cut short after its EC PARAMETERS block',
+        `${EC_PARAMETERS_P256}\n${lines.slice(0, 3).join('\n')}`,
+        /is truncated: it has a -----BEGIN line but no matching -----END line/,
+      ],
+      [
+        'a key whose END label does not match its BEGIN, after EC PARAMETERS',
+        `${EC_PARAMETERS_P256}\n${lines.slice(0, -1).join('\n')}\n-----END PRIVATE KEY-----`,
+        /is truncated/,
+      ],
+      [
+        'only the first line (a multi-line value in .env, as the SDK reads it)',
+        '"-----BEGIN PRIVATE KEY-----',
+        /is only its first line .* In \.env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n/,
+      ],
+      ['only the first line, unquoted', lines[0], /is only its first line/],
     ];
     it.each(cases)('refuses %s', (_, privateKey, reason) => {
       const error = errorOf({ privateKey });
@@ -190,6 +206,23 @@ describe('parseConfig', () => {
       expect(error.message).toContain(field);
       expect(error.message).toMatch(reason);
     });
+  });
+
+  it.each([
+    ['tokenUrl', 'http://proxyuser:S3cretProxyPw@127.0.0.1:1/auth/oauth2/token'],
+    ['tokenUrl', 'https://proxyuser:S3cretProxyPw@proxy.example.com/token'],
+    ['apiBaseUrl', 'https://u:S3cretProxyPw@proxy.example.com'],
+    ['apiBaseUrl', 'http://proxyuser:S3cretProxyPw@proxy.example.com'],
+    ['apiBaseUrl', 'https://proxyuser:S3cret/ProxyPw@proxy.example.com'],
+    ['apiBaseUrl', 'https://proxyuser@proxy.example.com'],
+  ] as const)('refuses %s with credentials in it (%s), never showing them', (field, value) => {
+    const error = errorOf({ [field]: value });
+    expect(error.message).toContain(field);
+    expect(error.message).not.toMatch(/S3cret|ProxyPw|proxyuser/);
+    if (!value.includes('/ProxyPw')) {
+      expect(error.message).toContain('must not carry a user name or password');
+      expect(error.message).toContain('//***@');
+    }
   });
 
   it('reads checkReleasedDevices as a boolean or its text, off by default', () => {

@@ -155,25 +155,40 @@ function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
-/** Parses an override URL: https, or http on a loopback host only (the sandbox, a local proxy). */
+/** A URL as shown in an error: any user name and password in it replaced by `***`. */
+function shownUrl(value: string): string {
+  // Up to the last @: a password with a stray / or @ in it is hidden as well.
+  return shown(value.replace(/\/\/.*@/s, '//***@'));
+}
+
+/**
+ * Parses an override URL: https, or http on a loopback host only (the sandbox, a local proxy),
+ * and without a user name or password: the collector authenticates with its own credentials
+ * only, and would otherwise send those in every request (or, for the API, drop them silently).
+ */
 function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw new IntegrationValidationError(
-      `${describeField(field)} is not a valid URL: ${shown(value)}. Expected an absolute URL such as ${field === 'tokenUrl' ? DEFAULT_TOKEN_URL : 'https://api-business.apple.com'}.`,
+      `${describeField(field)} is not a valid URL: ${shownUrl(value)}. Expected an absolute URL such as ${field === 'tokenUrl' ? DEFAULT_TOKEN_URL : 'https://api-business.apple.com'}.`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new IntegrationValidationError(
+      `${describeField(field)} must not carry a user name or password: ${shownUrl(value)}. Remove them; the integration signs in to Apple with its API account only, and a proxy in front of Apple must not need credentials in the URL.`,
     );
   }
   if (url.protocol === 'https:') return url;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url;
   if (url.protocol === 'http:') {
     throw new IntegrationValidationError(
-      `${describeField(field)} must use https: ${shown(value)} would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
+      `${describeField(field)} must use https: ${shownUrl(value)} would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
     );
   }
   throw new IntegrationValidationError(
-    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in ${shown(value)}.`,
+    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in ${shownUrl(value)}.`,
   );
 }
 
@@ -181,7 +196,7 @@ function parseApiBaseUrl(value: string): string {
   const url = parseUrl('apiBaseUrl', value);
   if (url.search || url.hash) {
     throw new IntegrationValidationError(
-      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got ${shown(value)}.`,
+      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got ${shownUrl(value)}.`,
     );
   }
   // The contract says "without /v1"; accept it anyway since it is the obvious thing to paste.

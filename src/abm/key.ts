@@ -3,6 +3,7 @@ import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
+const ONLY_A_BEGIN_LINE = /^['"]?-----BEGIN [A-Z0-9 ]+-----$/;
 
 /**
  * Turns whatever an administrator pasted into the private key field into the
@@ -69,15 +70,23 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
     throw invalid(field, 'is missing.');
   }
   const pem = normalizePem(value);
-  const blocks = [...pem.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1], body: m[2] }));
-  if (blocks.length === 0) {
-    if (pem.includes('-----BEGIN')) {
-      throw invalid(field, 'is truncated: it has a -----BEGIN line but no matching -----END line.');
-    }
-    throw invalid(field, 'does not contain a PEM key (no -----BEGIN ... ----- line).');
+  if (ONLY_A_BEGIN_LINE.test(pem)) {
+    // A value on several lines cut after its first: what a .env loader without multi-line values
+    // (the SDK's) makes of a key pasted as is.
+    throw new IntegrationValidationError(
+      `${field} is only its first line (-----BEGIN ...-----): the rest of the key did not arrive. In .env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n (PRIVATE_KEY="-----BEGIN PRIVATE KEY-----\\nMIG...\\n-----END PRIVATE KEY-----"), or set PRIVATE_KEY in the environment.`,
+    );
   }
+  const blocks = [...pem.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1], body: m[2] }));
+  const unended = (pem.match(/-----BEGIN /g) ?? []).length > blocks.length;
   const candidates = blocks.filter((b) => b.label !== 'EC PARAMETERS');
   if (candidates.length === 0) {
+    if (unended) {
+      throw invalid(field, 'is truncated: it has a -----BEGIN line but no matching -----END line.');
+    }
+    if (blocks.length === 0) {
+      throw invalid(field, 'does not contain a PEM key (no -----BEGIN ... ----- line).');
+    }
     throw invalid(field, 'holds only EC PARAMETERS, not the private key itself.');
   }
   for (const block of candidates) refuseLabel(field, block.label, block.body);
