@@ -45,14 +45,21 @@ export class CollectorRun {
     return this.parsed;
   }
 
+  /**
+   * The run's client, seen by the caller: its requests log to `logger` (a step's). The first
+   * logger given (`validateInvocation`'s, the run's own, when the runtime validates first) also
+   * takes the requests that belong to no step: the token's and the id lists fetched ahead.
+   */
   getClient(logger?: IntegrationLogger): AbmClient {
-    this.client ??= new AbmClient({
-      config: this.config,
-      http: this.options.http,
-      now: this.options.now,
-    });
-    if (logger) this.client.setLogger(logger);
-    return this.client;
+    if (!this.client) {
+      this.client = new AbmClient({
+        config: this.config,
+        http: this.options.http,
+        now: this.options.now,
+      });
+      if (logger) this.client.setLogger(logger);
+    }
+    return logger ? this.client.withLogger(logger) : this.client;
   }
 
   /**
@@ -60,10 +67,11 @@ export class CollectorRun {
    * which cannot run before the device walk ends but need not wait for the
    * network after it.
    */
-  prefetchServerDeviceIds(serverIds: string[], logger?: IntegrationLogger): void {
+  prefetchServerDeviceIds(serverIds: string[]): void {
     const pages = this.options.prefetchIdPages ?? DEFAULT_PREFETCH_ID_PAGES;
     if (pages <= 0 || this.prefetch) return;
-    this.prefetch = new ServerDeviceIdPrefetch(this.getClient(logger), serverIds, pages);
+    // Fetched for the assignments step during the device walk: the run's own requests.
+    this.prefetch = new ServerDeviceIdPrefetch(this.getClient(), serverIds, pages);
   }
 
   /** The id lists fetched ahead, if any; stops fetching ahead. */

@@ -439,6 +439,56 @@ describe('AbmClient authorization', () => {
     expect(fetch.calls).toHaveLength(requestsBefore);
   });
 
+  it("logs each view's requests to its own logger, and the token's to the client's", async () => {
+    const lines = (name: string, into: string[]) => ({
+      debug: (_: object, m: string) => into.push(`${name} debug ${m}`),
+      info: (_: object, m: string) => into.push(`${name} info ${m}`),
+      warn: (_: object, m: string) => into.push(`${name} warn ${m}`),
+    });
+    const log: string[] = [];
+    const failedOnce = new Set<string>();
+    const { fetch, client: c } = client((url) => {
+      // Each list fails once with a 503, so each walk logs a retry.
+      if (!failedOnce.has(url.pathname)) {
+        failedOnce.add(url.pathname);
+        return { status: 503, body: {} };
+      }
+      return { body: { data: [{ type: 'orgDevices', id: url.pathname }] } };
+    });
+    c.setLogger(lines('run', log));
+    const devices = c.withLogger(lines('devices', log));
+    const servers = c.withLogger(lines('servers', log));
+    await Promise.all([collect(devices.iterateOrgDevices()), collect(servers.iterateMdmServers())]);
+    const of = (name: string) => log.filter((l) => l.startsWith(`${name} `));
+    expect(of('devices')).toEqual([
+      'devices debug GET /v1/orgDevices answered 503',
+      expect.stringMatching(/^devices warn Retrying GET \/v1\/orgDevices in \d+ ms: 503 /),
+      'devices debug GET /v1/orgDevices answered 200',
+    ]);
+    expect(of('servers')).toEqual([
+      'servers debug GET /v1/mdmServers answered 503',
+      expect.stringMatching(/^servers warn Retrying GET \/v1\/mdmServers in \d+ ms: 503 /),
+      'servers debug GET /v1/mdmServers answered 200',
+    ]);
+    // One token for both views, requested (and logged) once, by the client they share.
+    expect(of('run')).toEqual(['run debug POST /auth/oauth2/token answered 200']);
+    expect(fetch.calls.filter((call) => call.url.pathname.endsWith('/token'))).toHaveLength(1);
+  });
+
+  it('shares a refusal of the credentials between views', async () => {
+    const { fetch, client: c } = client(() => ({
+      status: 401,
+      body: { errors: [{ status: '401', code: 'UNAUTHORIZED' }] },
+    }));
+    const noLog = { debug: () => undefined, info: () => undefined, warn: () => undefined };
+    const first = await collect(c.withLogger(noLog).iterateOrgDevices()).catch((e) => e);
+    expect(first).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    const requestsBefore = fetch.calls.length;
+    await expect(collect(c.withLogger(noLog).iterateMdmServers())).rejects.toBe(first);
+    await expect(collect(c.iterateMdmServers())).rejects.toBe(first);
+    expect(fetch.calls).toHaveLength(requestsBefore);
+  });
+
   it('maps 403 to an authorization error that says which privilege to check', async () => {
     const { client: c } = client(() => ({
       status: 403,

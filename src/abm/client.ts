@@ -64,8 +64,11 @@ export class AbmClient {
   readonly auth: TokenProvider;
   private readonly apiBaseUrl: string;
   private logger?: TransportLogger;
-  /** The authentication error that ended the run, if Apple refused the credentials. */
-  private refusal?: IntegrationProviderAuthenticationError;
+  /**
+   * What every view of this client shares with it (`withLogger`): the authentication error that
+   * ended the run, if Apple refused the credentials.
+   */
+  private readonly shared: { refusal?: IntegrationProviderAuthenticationError } = {};
 
   constructor(options: AbmClientOptions) {
     this.transport = new HttpTransport({
@@ -87,8 +90,21 @@ export class AbmClient {
     this.apiBaseUrl = options.config.apiBaseUrl;
   }
 
+  /** The logger of requests made for no step in particular: the token's, and any view's default. */
   setLogger(logger: TransportLogger): void {
     this.logger = logger;
+  }
+
+  /**
+   * This client as seen by one step: the same token, pace, in-flight cap and refusal, but the
+   * requests made through it (and their retries) log to `logger`, so that the steps running side
+   * by side each have their own requests under their own name. The token's requests, shared by
+   * all, stay with this client's logger.
+   */
+  withLogger(logger: TransportLogger): AbmClient {
+    const view = Object.create(this) as AbmClient;
+    view.logger = logger;
+    return view;
   }
 
   /** Obtains an access token: proves the Client ID, Key ID, key and scope belong together. */
@@ -279,11 +295,11 @@ export class AbmClient {
   ): Promise<unknown> {
     // Once Apple has refused the credentials, every other walk of the run would only be refused
     // too, request after request: they stop at once with the same error.
-    if (this.refusal) throw this.refusal;
+    if (this.shared.refusal) throw this.shared.refusal;
     try {
       return await this.authorizedGet(endpoint, path, query, onBody);
     } catch (err) {
-      if (err instanceof IntegrationProviderAuthenticationError) this.refusal ??= err;
+      if (err instanceof IntegrationProviderAuthenticationError) this.shared.refusal ??= err;
       throw err;
     }
   }
@@ -304,6 +320,7 @@ export class AbmClient {
         url,
         headers: { authorization: `Bearer ${token}` },
         onBody,
+        logger: this.logger,
       });
       if (response.status >= 200 && response.status < 300) {
         this.auth.markAccepted(token);

@@ -59,6 +59,8 @@ export interface HttpRequest {
    * request, which then leaves before the parse (a walk's next page, `paginate` in client.ts).
    */
   onBody?: (text: string) => boolean;
+  /** Where this request's own lines go (its step's logger); the transport's logger otherwise. */
+  logger?: TransportLogger;
 }
 
 export interface HttpResponse {
@@ -260,7 +262,7 @@ export class HttpTransport {
       waitedMs += delay;
       this.stats.retries += 1;
       this.stats.retryWaitMs += delay;
-      this.options.logger?.[failure.status === 429 ? 'debug' : 'warn'](
+      (request.logger ?? this.options.logger)?.[failure.status === 429 ? 'debug' : 'warn'](
         { endpoint: request.endpoint, status: failure.status, attempt, delayMs: delay },
         `Retrying ${request.endpoint} in ${delay} ms: ${reason}`,
       );
@@ -351,7 +353,7 @@ export class HttpTransport {
       } finally {
         clearTimeout(timer);
       }
-      this.options.logger?.debug(
+      (request.logger ?? this.options.logger)?.debug(
         { endpoint: request.endpoint, status, durationMs: this.options.now() - began },
         `${request.endpoint} answered ${status}`,
       );

@@ -56,10 +56,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
     trimmed.report(logger, 'MDM servers', 'kept without some attributes');
     await jobState.setData(DataKeys.MDM_SERVERS, servers);
     // The assignments step must wait for the device walk; its id pages can be fetched meanwhile.
-    run.prefetchServerDeviceIds(
-      servers.map((s) => s.id),
-      logger,
-    );
+    run.prefetchServerDeviceIds(servers.map((s) => s.id));
     logger.info({ mdmServers: servers.length }, `Collected ${servers.length} MDM servers.`);
   },
 };
