@@ -7,7 +7,9 @@
  */
 import { collectFromSandbox, CollectedGraph, CollectOptions } from '../helpers/collect';
 import { appleError, startTapProxy } from '../helpers/tapProxy';
+import { deviceKey } from '../../src/steps/constants';
 import { DataQuirks, FaultConfig, Sandbox, startSandbox } from '../sandbox';
+import { ATTRIBUTE_NAMES } from '../sandbox/server';
 import {
   captureOutput,
   compressedClock,
@@ -298,6 +300,48 @@ describe('faults the collector absorbs', () => {
         expect(output).toContain(
           `${repeats} devices left out: listed more than once (kept the first)`,
         );
+      });
+    });
+
+    it('documented attributes served as null: every device and server kept, those properties unset, no warning', async () => {
+      await withQuirks({ nullAttributes: true }, async (quirky) => {
+        const { result: graph, output } = await captureOutput(() =>
+          collectFromSandbox(quirky, {
+            env: { LOG_LEVEL: 'warn' },
+            collector: { http: FAST_HTTP },
+          }),
+        );
+        expectComplete(graph);
+        expect(output).not.toMatch(/WARN|left out|kept without/);
+        const keys = (g: CollectedGraph) => g.entities.map((e) => e._key).sort();
+        expect(keys(graph)).toEqual(keys(baseline));
+        expect(graph.relationships.map((r) => r._key).sort()).toEqual(
+          baseline.relationships.map((r) => r._key).sort(),
+        );
+        // Each null left its property unset (or null where the Device class requires it).
+        const byKey = new Map(graph.entities.map((e) => [e._key, e]));
+        let checked = 0;
+        for (let i = 0; i < quirky.fleet.deviceCount; i++) {
+          const device = quirky.fleet.device(i);
+          const nulled = quirky.fleet.nulledDeviceAttributes(i, ATTRIBUTE_NAMES.orgDevices);
+          const entity = byKey.get(deviceKey(device.id));
+          expect(entity).toBeDefined();
+          if (nulled.includes('serialNumber')) expect(entity?.serial).toBe(device.id);
+          if (nulled.includes('deviceModel')) {
+            expect(entity?.model).toBeNull();
+            expect(entity?.displayName).toBe(device.id);
+          }
+          if (nulled.includes('productFamily')) {
+            expect(entity?.category).toBeNull();
+            expect(entity).not.toHaveProperty('deviceFamily');
+          }
+          if (nulled.includes('addedToOrgDateTime'))
+            expect(entity).not.toHaveProperty('addedToOrgOn');
+          if (nulled.includes('orderNumber')) expect(entity).not.toHaveProperty('orderNumber');
+          if (nulled.includes('status')) expect(entity?.status).toBe('unknown');
+          if (nulled.length > 0) checked += 1;
+        }
+        expect(checked).toBeGreaterThan(100);
       });
     });
 

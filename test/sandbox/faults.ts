@@ -38,6 +38,7 @@ const QUIRK_KEYS = [
   'cursorOnlyInLinksNext',
   'legacyServerAttributes',
   'extraAttributes',
+  'nullAttributes',
 ];
 
 /** HTTP dates have whole seconds: round up so a client never retries before the intended time. */
@@ -270,6 +271,7 @@ export function validateDataQuirks(quirks: unknown): asserts quirks is DataQuirk
     'cursorOnlyInLinksNext',
     'legacyServerAttributes',
     'extraAttributes',
+    'nullAttributes',
   ]) {
     checkBoolean(quirks[flag], flag);
   }

@@ -43,6 +43,7 @@ enum Salt {
   PartNumber,
   Sources,
   Extra,
+  Nulls,
 }
 
 interface Model {
@@ -833,6 +834,19 @@ export class GeneratedFleet implements Fleet {
     };
   }
 
+  /**
+   * The attributes served as null (the `nullAttributes` quirk), picked from `names`: none for
+   * about three devices in four, else one to four of them (a pick may repeat).
+   */
+  nulledDeviceAttributes(index: number, names: readonly string[]): string[] {
+    this.checkIndex(index);
+    return pickNulls(new Rng(this.seed, index, Salt.Nulls), names);
+  }
+
+  nulledServerAttributes(slot: number, names: readonly string[]): string[] {
+    return pickNulls(new Rng(this.seed, slot + 30_000, Salt.Nulls), names);
+  }
+
   extraServerAttributes(slot: number): Record<string, unknown> {
     const rng = new Rng(this.seed, slot + 20_000, Salt.Extra);
     return {
@@ -886,4 +900,9 @@ export class GeneratedFleet implements Fleet {
       links: { self },
     };
   }
+}
+
+function pickNulls(rng: Rng, names: readonly string[]): string[] {
+  if (!rng.chance(0.25)) return [];
+  return Array.from({ length: 1 + rng.int(4) }, () => rng.pick(names));
 }

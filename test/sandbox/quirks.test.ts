@@ -286,6 +286,63 @@ describe('data quirks', () => {
       }
     }));
 
+  it('nullAttributes: some devices and servers have documented attributes null, the same every time', () =>
+    withQuirks({ nullAttributes: true }, async (sandbox, token) => {
+      const nulls = (resource: { attributes: Record<string, unknown> }) =>
+        Object.keys(resource.attributes).filter((name) => resource.attributes[name] === null);
+      const plainStart = await startSandbox({ devices: 95 });
+      try {
+        const quirky = await apiGet(sandbox, token, '/v1/orgDevices?limit=95');
+        const plain = await apiGet(
+          plainStart,
+          await getToken(plainStart),
+          '/v1/orgDevices?limit=95',
+        );
+        let touched = 0;
+        quirky.json.data.forEach(
+          (device: { id: string; attributes: Record<string, unknown> }, i: number) => {
+            const before = plain.json.data[i];
+            expect(device.id).toBe(before.id);
+            const nulled = nulls(device).filter((name) => before.attributes[name] !== null);
+            if (nulled.length > 0) touched += 1;
+            expect(nulled.length).toBeLessThanOrEqual(4);
+            // Only documented attributes, only those served anyway; the rest unchanged.
+            for (const name of nulled) expect(DOCUMENTED_DEVICE_ATTRIBUTES).toContain(name);
+            expect(Object.keys(device.attributes)).toEqual(Object.keys(before.attributes));
+            for (const name of Object.keys(before.attributes)) {
+              if (!nulled.includes(name))
+                expect(device.attributes[name]).toEqual(before.attributes[name]);
+            }
+          },
+        );
+        // About one in four (of 95 devices: well away from none and from all).
+        expect(touched).toBeGreaterThan(10);
+        expect(touched).toBeLessThan(40);
+        expect((await apiGet(sandbox, token, '/v1/orgDevices?limit=95')).json.data).toEqual(
+          quirky.json.data,
+        );
+        // The fieldset applies first: a sparse device has at most its own fields, some null.
+        const sparse = await apiGet(
+          sandbox,
+          token,
+          '/v1/orgDevices?limit=95&fields[orgDevices]=serialNumber,deviceModel',
+        );
+        for (const device of sparse.json.data) {
+          expect(Object.keys(device.attributes).sort()).toEqual(['deviceModel', 'serialNumber']);
+        }
+        // Servers too, in the list and one by one alike.
+        const servers = await apiGet(sandbox, token, '/v1/mdmServers');
+        expect(servers.json.data.some((server: never) => nulls(server).length > 0)).toBe(true);
+        for (const server of servers.json.data) {
+          const one = await apiGet(sandbox, token, `/v1/mdmServers/${server.id}`);
+          expect(nulls(one.json.data)).toEqual(nulls(server));
+          for (const name of nulls(server)) expect(DOCUMENTED_SERVER_ATTRIBUTES).toContain(name);
+        }
+      } finally {
+        await plainStart.stop();
+      }
+    }));
+
   it.each([
     [
       'an unknown quirk',

@@ -258,6 +258,15 @@ function parseQuery(endpoint: string, params: URLSearchParams): Query {
   return query;
 }
 
+/** A resource with those of `names` that it is served with set to null (`nullAttributes`). */
+function withNulls<R extends { attributes: object }>(resource: R, names: string[]): R {
+  const present = names.filter((name) => name in resource.attributes);
+  if (present.length === 0) return resource;
+  const attributes: Record<string, unknown> = { ...resource.attributes };
+  for (const name of present) attributes[name] = null;
+  return { ...resource, attributes };
+}
+
 /** Applies a sparse fieldset to a resource; purchaseSourceId/Uid select each other's spelling. */
 function sparse<T extends { type: string; attributes: object; relationships?: object }>(
   resource: T,
@@ -544,7 +553,10 @@ export class SandboxHandler {
       delete (device.relationships as Partial<OrgDeviceResource['relationships']>)
         .activationLockStatus;
     }
-    const out = sparse(device, fields);
+    let out = sparse(device, fields);
+    if (quirks.nullAttributes) {
+      out = withNulls(out, fleet.nulledDeviceAttributes(index, ATTRIBUTE_NAMES.orgDevices));
+    }
     if (!quirks.extraAttributes) return out;
     return { ...out, attributes: { ...out.attributes, ...fleet.extraDeviceAttributes(index) } };
   }
@@ -564,9 +576,12 @@ export class SandboxHandler {
         attributes: attributes as unknown as MdmServerResource['attributes'],
       };
     }
-    const out = sparse(resource, fields);
-    if (!quirks.extraAttributes) return out;
+    let out = sparse(resource, fields);
     const slot = fleet.serverSlot(server.id) as number;
+    if (quirks.nullAttributes) {
+      out = withNulls(out, fleet.nulledServerAttributes(slot, ATTRIBUTE_NAMES.mdmServers));
+    }
+    if (!quirks.extraAttributes) return out;
     return { ...out, attributes: { ...out.attributes, ...fleet.extraServerAttributes(slot) } };
   }
 

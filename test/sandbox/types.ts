@@ -121,6 +121,12 @@ export interface Fleet {
   isReleased(index: number): boolean;
   /** Number of devices the list shows when no `fields[orgDevices]` is sent. */
   unreleasedCount: number;
+  /**
+   * The attributes, of `names` (the documented ones), that the `nullAttributes` quirk picks for
+   * this device, whether or not the quirk is on; it serves as null those of them the device is
+   * served with.
+   */
+  nulledDeviceAttributes(index: number, names: readonly string[]): string[];
 }
 
 /** Stable names for the endpoints; fault rules and statistics use them. */
@@ -252,6 +258,13 @@ export interface DataQuirks {
   legacyServerAttributes?: boolean;
   /** Devices and servers carry attributes the reference does not know, fieldset or not. */
   extraAttributes?: boolean;
+  /**
+   * Documented attributes come as null now and then, as the reference allows ("treat every
+   * documented one as optional and nullable"): about one device in four and one server in four
+   * has one to four of the attributes it is served with set to null (a device's serial number
+   * among them at times; its resource id still names it).
+   */
+  nullAttributes?: boolean;
 }
 
 export interface SandboxStats {
