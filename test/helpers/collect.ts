@@ -21,7 +21,6 @@ export { readGraph } from './graph';
 export { sandboxEnv } from './sandboxEnv';
 
 export interface CollectedGraph {
-  storageDirectory: string;
   entities: Entity[];
   relationships: Relationship[];
   /** summary.json, when the run got far enough to write it. */
@@ -46,7 +45,7 @@ export interface CollectOptions {
 /**
  * Runs the real collection in this process, as `j1-integration collect` does
  * (config from environment variables, schema validation on, a file-system
- * graph store), into a temporary directory.
+ * graph store), into a temporary directory that is read and removed.
  */
 export async function collectFromSandbox(
   sandbox: Sandbox,
@@ -99,12 +98,18 @@ export async function collectWithEnv(
       else process.env[name] = value;
     }
   }
-  const graph = await readGraph(storageDirectory);
+  let graph: Awaited<ReturnType<typeof readGraph>>;
   let summary: CollectedGraph['summary'];
   try {
-    summary = JSON.parse(await fs.readFile(path.join(storageDirectory, 'summary.json'), 'utf8'));
-  } catch {
-    summary = undefined;
+    graph = await readGraph(storageDirectory);
+    try {
+      summary = JSON.parse(await fs.readFile(path.join(storageDirectory, 'summary.json'), 'utf8'));
+    } catch {
+      summary = undefined;
+    }
+  } finally {
+    // Several MB a run, and the suite makes hundreds of runs: nothing of it is kept.
+    await fs.rm(storageDirectory, { recursive: true, force: true });
   }
-  return { storageDirectory, ...graph, summary, error };
+  return { ...graph, summary, error };
 }

@@ -84,6 +84,8 @@ function runCli(
 describe('secrets', () => {
   let sandbox: Sandbox;
   let proxy: TapProxy;
+  /** Project directories the CLI ran in, removed once every test has read them. */
+  const projects: string[] = [];
 
   beforeAll(async () => {
     sandbox = await startSandbox({ devices: 1500, servers: 6, seed: 21 });
@@ -92,6 +94,7 @@ describe('secrets', () => {
   afterAll(async () => {
     await proxy.stop();
     await sandbox.stop();
+    for (const project of projects) await fs.rm(project, { recursive: true, force: true });
   });
 
   it('never appear in the CLI output, the output directory or error messages (LOG_LEVEL=trace)', async () => {
@@ -100,6 +103,7 @@ describe('secrets', () => {
     // a project directory of its own whose src is the repository's, so the repository's
     // .j1-integration is left alone.
     const project = await fs.mkdtemp(path.join(os.tmpdir(), 'abm-secrets-'));
+    projects.push(project);
     await fs.symlink(path.join(ROOT, 'src'), path.join(project, 'src'), 'dir');
     const storage = path.join(project, '.j1-integration');
     sandbox.setFaults({
