@@ -542,7 +542,7 @@ export class SandboxHandler {
     return this.presentDevice(device, index, fields);
   }
 
-  /** A device as served: the version quirks, the fieldset, then any extra attributes. */
+  /** A device as served: the version quirks, the fieldset, any nulls, then any extra attributes. */
   private presentDevice(
     device: OrgDeviceResource,
     index: number,
@@ -561,7 +561,7 @@ export class SandboxHandler {
     return { ...out, attributes: { ...out.attributes, ...fleet.extraDeviceAttributes(index) } };
   }
 
-  /** A server as served: without the newer attributes on a legacy API, extras added last. */
+  /** A server as served: without the newer attributes on a legacy API, any nulls, extras last. */
   private presentServer(
     server: MdmServerResource,
     fields: Map<string, Set<string>>,
