@@ -103,6 +103,10 @@ describe('parseConfig', () => {
     const encrypted = generateKeyPairSync('ec', { namedCurve: 'P-256' })
       .privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'x' })
       .toString();
+    // SEC1 with the traditional OpenSSL encryption headers (Proc-Type: 4,ENCRYPTED, DEK-Info).
+    const encryptedSec1 = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ format: 'pem', type: 'sec1', cipher: 'aes-256-cbc', passphrase: 'x' })
+      .toString();
     const rsaTraditional = generateKeyPairSync('rsa', { modulusLength: 2048 })
       .privateKey.export({ format: 'pem', type: 'pkcs1' })
       .toString();
@@ -120,6 +124,16 @@ describe('parseConfig', () => {
       ],
       ['garbage', 'not a key at all', /does not contain a PEM key/],
       ['an encrypted PEM', encrypted, /encrypted/],
+      [
+        'an encrypted SEC1 PEM (Proc-Type header)',
+        encryptedSec1,
+        /encrypted \(password-protected\)/,
+      ],
+      [
+        'an OpenSSH key',
+        '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----',
+        /is an OpenSSH key; Apple Business Manager API keys are EC P-256 keys/,
+      ],
       [
         'a certificate',
         '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2Vy\n-----END CERTIFICATE-----',
