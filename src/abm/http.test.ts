@@ -1,5 +1,8 @@
+import { execFile } from 'child_process';
 import { createServer, Server } from 'http';
 import { AddressInfo } from 'net';
+import path from 'path';
+import { promisify } from 'util';
 import {
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
@@ -416,4 +419,21 @@ describe('HttpTransport and redirects', () => {
       expect(redirected).toBe(1);
     },
   );
+});
+
+describe('HttpTransport in a process of its own', () => {
+  it('settles no promise twice when it recovers from a cut body and a timed-out attempt', async () => {
+    // Jest's sandbox does not see `multipleResolves`, which the SDK's runtime logs at ERROR.
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', 'test/helpers/settledTwice.ts'],
+      { cwd: path.join(__dirname, '..', '..') },
+    );
+    const outcome = JSON.parse(stdout.trim().split('\n').pop() as string);
+    expect(outcome).toMatchObject({ status: 200, items: 20_000, settledTwice: [] });
+    expect(outcome.warnings).toEqual([
+      expect.stringContaining('the connection closed before the whole answer arrived'),
+      expect.stringContaining('no complete answer within 500 ms'),
+    ]);
+  }, 60_000);
 });

@@ -14,6 +14,41 @@ import { redactSecrets } from './redact';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
+type Executor<T> = (
+  resolve: (value: T | PromiseLike<T>) => void,
+  reject: (reason?: unknown) => void,
+) => void;
+
+/**
+ * A promise whose resolve and reject do nothing after the first call, as a promise's do anyway,
+ * but without Node's `multipleResolves` report of each later call. node-fetch 2 settles some of
+ * its promises again when a connection closes after its answer began (a cut body, an attempt
+ * aborted at its timeout), and the SDK's runtime logs every such report at ERROR, with a stack,
+ * in runs that recovered. node-fetch takes its Promise class from `fetch.Promise`, a documented
+ * setting.
+ */
+class SettledOnce<T> extends Promise<T> {
+  constructor(executor: Executor<T>) {
+    let settled = false;
+    super((resolve, reject) =>
+      executor(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        (reason) => {
+          if (settled) return;
+          settled = true;
+          reject(reason);
+        },
+      ),
+    );
+  }
+}
+(nodeFetch as unknown as { Promise: PromiseConstructor }).Promise =
+  SettledOnce as unknown as PromiseConstructor;
+
 /** The part of the SDK's logger the transport uses. */
 export interface TransportLogger {
   debug(fields: object, message: string): void;
