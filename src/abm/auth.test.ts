@@ -23,6 +23,13 @@ function provider(handler: Parameters<typeof fakeFetch>[0]) {
   return { fetch, clock, tokens: new TokenProvider({ config, http, now: clock.now }) };
 }
 
+/** Waits (in real time: signing an assertion is truly async) until `done` holds, 5 s at most. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5_000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 let issued = 0;
 const okToken = (expiresIn = 3600) => ({
   body: { access_token: `token-${++issued}-abcdefgh`, token_type: 'Bearer', expires_in: expiresIn },
@@ -63,12 +70,15 @@ describe('TokenProvider', () => {
     expect(tokens.tokensIssued).toBe(1);
   });
 
-  it('renews shortly before expiry and after invalidate', async () => {
+  it('renews shortly before expiry, in the background, and after invalidate', async () => {
     const { fetch, clock, tokens } = provider(() => okToken(3600));
     const first = await tokens.getToken();
     await clock.sleep(3600_000 - 6 * 60_000);
     expect(await tokens.getToken()).toBe(first);
     await clock.sleep(2 * 60_000); // now within 5 minutes of expiry
+    // The renewal starts, and the token that still serves is handed out meanwhile.
+    expect(await tokens.getToken()).toBe(first);
+    await until(() => tokens.tokensIssued === 2);
     const second = await tokens.getToken();
     expect(second).not.toBe(first);
     tokens.invalidate(first); // a stale token does not drop the new one
@@ -76,6 +86,48 @@ describe('TokenProvider', () => {
     tokens.invalidate(second);
     expect(await tokens.getToken()).not.toBe(second);
     expect(fetch.calls).toHaveLength(3);
+  });
+
+  it('keeps using a token that still serves while renewals ahead of its expiry fail', async () => {
+    let calls = 0;
+    const fetch = fakeFetch(() => {
+      calls += 1;
+      if (calls === 1) return okToken(3600);
+      // Every renewal refused, as the token endpoint does when asked "too often".
+      return { status: 400, body: { error: 'invalid_request', error_description: 'too many' } };
+    });
+    const clock = virtualClock();
+    const http = new HttpTransport({ fetch, ...clock });
+    const failures: Array<[string, number]> = [];
+    const tokens = new TokenProvider({
+      config,
+      http,
+      now: clock.now,
+      sleep: clock.sleep,
+      onEarlyRenewalFailed: (err, expiresInMs) =>
+        failures.push([(err as Error).message, expiresInMs]),
+    });
+    const first = await tokens.getToken();
+    await clock.sleep(3600_000 - 4 * 60_000); // within 5 minutes of expiry
+    // Many requests meanwhile: each gets the token at once; one renewal is under way.
+    for (let i = 0; i < 5; i++) expect(await tokens.getToken()).toBe(first);
+    await until(() => failures.length === 1);
+    // Refused after its own retries (2 s and 10 s): reported, and not asked again for 30 s.
+    expect(failures).toEqual([
+      [expect.stringContaining('400 invalid_request'), expect.any(Number)],
+    ]);
+    expect(failures[0][1]).toBeGreaterThan(3 * 60_000);
+    const asked = calls;
+    expect(await tokens.getToken()).toBe(first);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toBe(asked);
+    await clock.sleep(30_000);
+    expect(await tokens.getToken()).toBe(first);
+    await until(() => failures.length === 2);
+    expect(calls).toBe(asked + 3);
+    // Once the token is about to run out, requests wait for a new one, and get the error.
+    await clock.sleep(4 * 60_000);
+    await expect(tokens.getToken()).rejects.toThrow(/400 invalid_request/);
   });
 
   it.each([

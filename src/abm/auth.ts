@@ -22,7 +22,17 @@ export interface TokenProviderOptions {
   http: HttpTransport;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Told when a renewal made ahead of expiry failed while the current token still serves. */
+  onEarlyRenewalFailed?: (error: unknown, expiresInMs: number) => void;
 }
+
+/**
+ * A renewal ahead of expiry that failed is tried again this much later (while the token lasts),
+ * so that a token endpoint in trouble is not asked again by every request.
+ */
+const EARLY_RENEWAL_RETRY_MS = 30_000;
+/** A token this close to its expiry is no longer handed out: requests wait for a new one. */
+const EXPIRY_MARGIN_MS = 10_000;
 
 /** OAuth errors that say the credentials themselves are wrong: never worth another try. */
 const CREDENTIAL_ERRORS = new Set([
@@ -73,6 +83,8 @@ export class TokenProvider {
   private cached?: CachedToken;
   private pending?: Promise<string>;
   private issued = 0;
+  /** When a renewal ahead of expiry may be tried again after one failed. */
+  private earlyRenewalAfter = 0;
   private readonly now: () => number;
 
   private readonly sleep: (ms: number) => Promise<void>;
@@ -87,14 +99,42 @@ export class TokenProvider {
     return this.issued;
   }
 
+  /**
+   * The token to use. Within its last minutes (from `renewAt`) a new one is fetched in the
+   * background while this one is still handed out, so a renewal the token endpoint refuses or
+   * answers slowly costs nothing until the token really runs out: only then, or once the API
+   * refuses it (`invalidate`), do requests wait for a new token, and fail with the endpoint's
+   * error if none comes.
+   */
   async getToken(): Promise<string> {
-    if (this.cached && this.now() < this.cached.renewAt) return this.cached.value;
+    const cached = this.cached;
+    const now = this.now();
+    if (cached && now < cached.renewAt) return cached.value;
+    if (cached && now < cached.expiresAt - EXPIRY_MARGIN_MS) {
+      if (!this.pending && now >= this.earlyRenewalAfter) this.renewEarly(cached);
+      return cached.value;
+    }
     if (!this.pending) {
       this.pending = this.fetchToken().finally(() => {
         this.pending = undefined;
       });
     }
     return this.pending;
+  }
+
+  private renewEarly(current: CachedToken): void {
+    const renewal = this.fetchToken();
+    this.pending = renewal;
+    renewal.then(
+      () => {
+        if (this.pending === renewal) this.pending = undefined;
+      },
+      (err: unknown) => {
+        if (this.pending === renewal) this.pending = undefined;
+        this.earlyRenewalAfter = this.now() + EARLY_RENEWAL_RETRY_MS;
+        this.options.onEarlyRenewalFailed?.(err, current.expiresAt - this.now());
+      },
+    );
   }
 
   /** Whether `token` is the one in use (not replaced, not being renewed). */

@@ -6,7 +6,14 @@ import {
 import { AbmConfig } from '../config';
 import { TokenProvider } from './auth';
 import { readAhead } from './readAhead';
-import { HttpOptions, HttpRequest, HttpTransport, toProviderError, TransportLogger } from './http';
+import {
+  errorMessage,
+  HttpOptions,
+  HttpRequest,
+  HttpTransport,
+  toProviderError,
+  TransportLogger,
+} from './http';
 import {
   ListDocument,
   MdmServer,
@@ -86,6 +93,11 @@ export class AbmClient {
       http: this.transport,
       now: options.now,
       sleep: options.http?.sleep,
+      onEarlyRenewalFailed: (err, expiresInMs) =>
+        this.logger?.warn(
+          { expiresInMs },
+          `Renewing the access token ahead of its expiry failed (${errorMessage(err)}); the current token serves for another ${Math.round(expiresInMs / 1000)} s and the renewal is tried again meanwhile.`,
+        ),
     });
     this.apiBaseUrl = options.config.apiBaseUrl;
   }
