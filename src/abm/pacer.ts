@@ -25,6 +25,13 @@
  * pacing altogether. A stray 429 costs seconds, not the rest of the run; a
  * real low limit costs one more 429.
  *
+ * A limit counted over a longer window (Apple has been reported to allow about 20 requests a
+ * minute) looks fast from the last second: its first requests pass in a burst, then the server
+ * asks for a long wait. A long `Retry-After` after a stretch of accepted requests is therefore
+ * read as one cycle of such a limit, and the pace becomes the stretch plus the pause over the
+ * requests accepted in it, so that the next minutes pass without a 429 (each of which would cost
+ * the run's retry budget its wait).
+ *
  * Later 429s slow the pace only on evidence: when several of the last
  * requests were refused (the pace is above a limit, for example one counted
  * over a minute rather than a second), or when the server accepted far fewer
@@ -68,6 +75,11 @@ const RECENT_OUTCOMES = 50;
 const SUSTAINED_THROTTLES = 3;
 /** How much slower than the pace the server's own count must say before a lone 429 slows it. */
 const STRONG_EVIDENCE = 1.5;
+/**
+ * A `Retry-After` at least this long, after a stretch of accepted requests, speaks of a limit
+ * counted over a longer window (a minute, say): the stretch and its pause are one cycle of it.
+ */
+const LONG_PAUSE_MS = 5_000;
 /** Longest spacing between request starts: about 6 requests a minute. */
 export const MAX_INTERVAL_MS = 10_000;
 const DEFAULT_MAX_PAUSE_MS = 5 * 60_000;
@@ -91,6 +103,10 @@ export class Pacer {
   private recentNext = 0;
   private recentThrottles = 0;
   private readonly maxPauseMs: number;
+  /** When the current stretch of sending began: the first request, or the end of the last pause. */
+  private cycleStart: number | undefined;
+  /** Successes completed since `cycleStart`. */
+  private cycleAccepted = 0;
 
   constructor(private readonly options: PacerOptions) {
     this.probeAfter = options.probeAfterSuccesses ?? 200;
@@ -109,6 +125,7 @@ export class Pacer {
 
   /** Waits for this request's turn, then records its start. */
   async acquire(): Promise<void> {
+    this.cycleStart ??= this.options.now();
     for (;;) {
       const now = this.options.now();
       const at = Math.max(this.nextStartAt, this.pausedUntil);
@@ -120,6 +137,7 @@ export class Pacer {
 
   onSuccess(): void {
     const now = this.options.now();
+    if (this.cycleStart !== undefined && now >= this.cycleStart) this.cycleAccepted += 1;
     this.completions.push(now);
     this.forgetBefore(now - WINDOW_MS);
     this.remember(false);
@@ -157,6 +175,17 @@ export class Pacer {
     this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
     if (duringPause) return;
 
+    // With a limit counted over a minute, the first requests pass in a burst, then the server
+    // asks for a long wait: the stretch and its pause are one cycle of the limit, and the pace
+    // that fits it is their length over the requests admitted. Per-second evidence sees none
+    // of that (the burst looks fast), so a long pause after enough successes paces by the cycle.
+    const cycleMs =
+      pauseMs >= LONG_PAUSE_MS && this.cycleAccepted >= MIN_EVIDENCE
+        ? ((now - (this.cycleStart ?? now) + pauseMs) / this.cycleAccepted) * SAFETY
+        : 0;
+    this.cycleStart = this.pausedUntil;
+    this.cycleAccepted = 0;
+
     this.remember(true);
     this.forgetBefore(now - WINDOW_MS);
     // The successes in the last second: with a per-second limit, what the server admits. A second
@@ -181,9 +210,13 @@ export class Pacer {
       this.intervalMs = Math.max(evidence, this.intervalMs * BACKOFF_FACTOR);
     } else if (evidence > this.intervalMs * STRONG_EVIDENCE) {
       this.intervalMs = evidence;
-    } else {
+    } else if (cycleMs <= this.intervalMs * STRONG_EVIDENCE) {
       // A lone 429 at a pace that has been holding: a stray. The pause is all it costs.
       return;
+    }
+    if (cycleMs > this.intervalMs * STRONG_EVIDENCE) {
+      this.intervalMs = cycleMs;
+      this.provisional = false;
     }
     this.intervalMs = Math.min(this.intervalMs, MAX_INTERVAL_MS);
     this.beforeProbeMs = undefined;

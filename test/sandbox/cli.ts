@@ -22,6 +22,7 @@ const USAGE = `Usage: npm run sandbox -- [options]
   --latency MS        least time to answer every request, the sandbox's own work included
   --jitter MS         extra random latency up to MS
   --rps N             requests per second before 429 + Retry-After
+  --per-minute N      requests per minute before 429 + Retry-After (instead of --rps)
   --faults JSON       a FaultConfig (merged under the flags above)
   --quirks JSON       DataQuirks
   --json              print one JSON line {apiBaseUrl, tokenUrl, credentials, schoolCredentials}
@@ -50,6 +51,7 @@ export function parseArgs(argv: string[]): {
   let latency: number | undefined;
   let jitter: number | undefined;
   let rps: number | undefined;
+  let perMinute: number | undefined;
   const number = (flag: string, value: string | undefined): number => {
     const n = Number(value);
     if (value === undefined || value === '' || !Number.isFinite(n)) fail(`${flag} needs a number`);
@@ -100,6 +102,9 @@ export function parseArgs(argv: string[]): {
       case '--rps':
         rps = number(flag, value());
         break;
+      case '--per-minute':
+        perMinute = number(flag, value());
+        break;
       case '--faults':
         faults = parsed(flag, value()) as FaultConfig;
         break;
@@ -131,10 +136,15 @@ export function parseArgs(argv: string[]): {
     faults = { ...faults, latency: [rule, ...([] as LatencyRule[]).concat(faults.latency ?? [])] };
   }
   if (rps !== undefined) faults = { ...faults, rateLimit: { ...faults.rateLimit, rps } };
+  if (perMinute !== undefined) {
+    faults = { ...faults, rateLimit: { ...faults.rateLimit, perMinute } };
+  }
   try {
     validateFaultConfig(faults);
   } catch (error) {
-    fail(`--faults (with --latency, --jitter, --rps merged in): ${(error as Error).message}`);
+    fail(
+      `--faults (with --latency, --jitter, --rps, --per-minute merged in): ${(error as Error).message}`,
+    );
   }
   options.faults = faults;
   if (options.host !== undefined && !isLoopbackHost(options.host) && !options.allowRemote) {

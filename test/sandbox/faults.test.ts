@@ -126,6 +126,21 @@ describe('faults', () => {
     expect(sandbox.stats().faultsInjected.rateLimit).toBe(3);
   });
 
+  it('enforces a requests-per-minute limit, its Retry-After the wait until the minute frees a place', async () => {
+    sandbox.setFaults({ rateLimit: { perMinute: 2, endpoints: 'api' } });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push((await apiGet(sandbox, token, '/v1/mdmServers')).status);
+      clock += 10_000;
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    // Admitted at 0 s and 10 s: at 30 s the first frees its place at 60 s.
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).headers.get('retry-after')).toBe('30');
+    clock += 30_000;
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(429);
+  });
+
   it('answers 5xx on the nth request or at a seeded rate, the same way each run', async () => {
     sandbox.setFaults({ rules: [{ kind: 'serverError', status: 503, nth: 2 }] });
     expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
@@ -603,6 +618,21 @@ describe('faults', () => {
       'a rateLimit key typo',
       { rateLimit: { rps: 5, burst: 2 } },
       /rateLimit has an unknown key "burst"/,
+    ],
+    [
+      'a rateLimit with both rps and perMinute',
+      { rateLimit: { rps: 5, perMinute: 20 } },
+      /exactly one of rps and perMinute/,
+    ],
+    [
+      'a rateLimit with neither',
+      { rateLimit: { endpoints: 'api' } },
+      /exactly one of rps and perMinute/,
+    ],
+    [
+      'a zero perMinute',
+      { rateLimit: { perMinute: 0 } },
+      /rateLimit\.perMinute must be a positive number/,
     ],
     [
       'a rateLimit format typo',

@@ -212,10 +212,19 @@ export function validateFaultConfig(config: unknown): asserts config is FaultCon
   if (config.rateLimit !== undefined) {
     const limit = config.rateLimit;
     checkObject(limit, 'rateLimit');
-    checkKeys(limit, ['rps', 'endpoints', 'retryAfterFormat'], 'rateLimit');
+    checkKeys(limit, ['rps', 'perMinute', 'endpoints', 'retryAfterFormat'], 'rateLimit');
     checkScope(limit.endpoints, 'rateLimit');
-    if (!(typeof limit.rps === 'number' && limit.rps > 0 && Number.isFinite(limit.rps))) {
-      fail('rateLimit.rps', `must be a positive number, not ${show(limit.rps)}`);
+    if ((limit.rps === undefined) === (limit.perMinute === undefined)) {
+      fail('rateLimit', 'needs exactly one of rps and perMinute');
+    }
+    for (const key of ['rps', 'perMinute'] as const) {
+      const value = limit[key];
+      if (
+        value !== undefined &&
+        !(typeof value === 'number' && value > 0 && Number.isFinite(value))
+      ) {
+        fail(`rateLimit.${key}`, `must be a positive number, not ${show(value)}`);
+      }
     }
     checkEnum(limit.retryAfterFormat, ['seconds', 'http-date'], 'rateLimit.retryAfterFormat');
   }
@@ -282,7 +291,7 @@ export class FaultEngine {
   private readonly latency: LatencyRule[];
   private readonly matched: number[];
   private readonly fired: number[];
-  /** Sandbox-clock times of requests the rate limit admitted in the last second. */
+  /** Sandbox-clock times of requests the rate limit admitted in its window (a second or a minute). */
   private admitted: number[] = [];
   /** client_id -> sandbox-clock time its last token was issued (tokenThrottle). */
   private readonly lastToken = new Map<string, number>();
@@ -308,17 +317,19 @@ export class FaultEngine {
     return total;
   }
 
-  /** Retry-After value when the request exceeds the per-second limit, else undefined. */
+  /** Retry-After value when the request exceeds the limit, else undefined. */
   rateLimited(endpoint: string): string | undefined {
     const limit = this.config.rateLimit;
     if (!limit || !scopeMatches(limit.endpoints, endpoint)) return undefined;
     const now = this.now();
-    this.admitted = this.admitted.filter((t) => t > now - 1000);
-    if (this.admitted.length < limit.rps) {
+    const [count, windowMs] =
+      limit.perMinute !== undefined ? [limit.perMinute, 60_000] : [limit.rps ?? 0, 1000];
+    this.admitted = this.admitted.filter((t) => t > now - windowMs);
+    if (this.admitted.length < count) {
       this.admitted.push(now);
       return undefined;
     }
-    const waitMs = this.admitted[0] + 1000 - now;
+    const waitMs = this.admitted[0] + windowMs - now;
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     return limit.retryAfterFormat === 'http-date'
       ? httpDate(now + seconds * 1000)

@@ -210,9 +210,14 @@ export interface FaultConfig {
   /** Seeds the PRNG used for `rate` and jitter. Default 1. */
   seed?: number;
   latency?: LatencyRule | LatencyRule[];
-  /** Sliding one-second window over admitted requests; excess answers 429 with Retry-After. */
+  /**
+   * A sliding window over admitted requests, of a second (`rps`) or a minute (`perMinute`: Apple
+   * has been reported to allow about 20 a minute); excess answers 429 with a Retry-After that
+   * says when the window frees a place. Exactly one of the two.
+   */
   rateLimit?: {
-    rps: number;
+    rps?: number;
+    perMinute?: number;
     endpoints?: EndpointScope;
     retryAfterFormat?: 'seconds' | 'http-date';
   };
