@@ -242,6 +242,11 @@ export class HttpTransport {
   }
 
   /** The learned spacing between requests, 0 while no 429 has been seen. */
+  /** The run's retry budget and what is left of it (see `HttpOptions.retryBudgetMs`). */
+  get retryBudget(): { totalMs: number; leftMs: number } {
+    return { totalMs: this.options.retryBudgetMs, leftMs: Math.max(0, this.retryBudgetLeftMs) };
+  }
+
   get paceIntervalMs(): number {
     return this.pacer.currentIntervalMs;
   }

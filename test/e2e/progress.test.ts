@@ -72,4 +72,43 @@ describe('what a run tells the person watching it', () => {
     }
     expect(entities.apple_business_manager_org_device).toBe(DEVICES);
   });
+
+  it('ends, whatever the outcome, with what the run asked of Apple and what that cost', async () => {
+    sandbox.resetStats();
+    const quiet = await collectFromSandbox(sandbox);
+    expect(quiet.error).toBeUndefined();
+    const [line] = infoLines(spy).filter((l) => l.message.startsWith('Requests: '));
+    expect(line.fields).toEqual({
+      requests: sandbox.stats().totalRequests,
+      tokens: 1,
+      throttled: 0,
+      retries: 0,
+      retryWaitMs: 0,
+      retryBudgetSpentMs: 0,
+      retryBudgetMs: 1_800_000,
+      paceIntervalMs: 0,
+    });
+    expect(line.message).toBe(
+      `Requests: ${sandbox.stats().totalRequests} sent (retries included), 1 access tokens issued; 0 answered 429, 0 retried, 0 s waiting to retry; 0 s of the 1800 s retry budget spent (0%); unpaced.`,
+    );
+
+    // Throttled, and the device step failing for good: the line still comes, and says so.
+    spy.mockClear();
+    sandbox.setFaults({
+      rateLimit: { rps: 5, endpoints: 'api' },
+      rules: [{ kind: 'serverError', status: 503, endpoints: 'orgDevices.list' }],
+    });
+    try {
+      const troubled = await collectFromSandbox(sandbox, {
+        collector: { http: { baseBackoffMs: 1, maxBackoffMs: 2, maxAttempts: 3 } },
+      });
+      expect(troubled.error).toBeUndefined();
+      const [after] = infoLines(spy).filter((l) => l.message.startsWith('Requests: '));
+      expect(after.fields.throttled).toEqual(expect.any(Number));
+      expect(after.fields.retries as number).toBeGreaterThanOrEqual(2);
+      expect(after.message).toMatch(/; \d+ answered 429, \d+ retried, \d+ s waiting to retry;/);
+    } finally {
+      sandbox.setFaults({});
+    }
+  });
 });

@@ -2,11 +2,12 @@ import {
   IntegrationLogger,
   IntegrationProviderAPIError,
   IntegrationStep,
+  IntegrationStepExecutionContext,
   JobState,
   Relationship,
 } from '@jupiterone/integration-sdk-core';
 
-import { Page } from '../../abm/client';
+import { AbmClient, Page } from '../../abm/client';
 import { ResourceIdentifier } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
@@ -31,50 +32,86 @@ export const assignmentsStep: IntegrationStep<IntegrationConfig> = {
   relationships: [Relationships.MDM_SERVER_HAS_DEVICE],
   dependsOn: [Steps.MDM_SERVERS, Steps.DEVICES],
   async executionHandler(context) {
-    const { jobState, logger } = context;
-    const run = getRun(context);
-    const client = run.getClient(logger);
-    const prefetched = await run.takeServerDeviceIds();
-    const servers = await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS);
-    const devices = await jobState.getData<number>(DataKeys.DEVICE_COUNT);
-    if (servers === undefined || devices === undefined) {
-      // A step this one depends on failed. The runtime marks this step's types partial, so the
-      // previous assignments are kept; checking ids against half a device list would only
-      // produce misleading warnings and wasted requests.
-      logger.warn(
-        'Device assignments not collected: the MDM server or device step did not finish.',
-      );
-      return;
+    const { logger } = context;
+    const client = getRun(context).getClient(logger);
+    try {
+      await linkAssignments(context, client);
+    } finally {
+      // Last in every run, whatever the steps' outcome: a slow or failed run explains itself.
+      logRequestSummary(logger, client);
     }
-    const skipped = new SkipTally();
-
-    const results = await Promise.allSettled(
-      servers.map((server) =>
-        linkServerDevices(
-          prefetched ? prefetched.walk(server.id) : client.iterateServerDeviceIds(server.id),
-          jobState,
-          logger,
-          server,
-          skipped,
-        ),
-      ),
-    );
-    skipped.report(logger, 'MDM server assignments');
-    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failures.length > 0) {
-      // Every other server's walk has finished by now; report the first failure, count the rest.
-      const more = failures.length > 1 ? ` (${failures.length - 1} more servers failed too)` : '';
-      logger.warn({ failedServers: failures.length }, `Device assignments incomplete${more}.`);
-      throw failures[0].reason;
-    }
-
-    const assignments = results.reduce(
-      (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
-      0,
-    );
-    logCollectionSummary(logger, { mdmServers: servers.length, devices, assignments });
   },
 };
+
+async function linkAssignments(
+  context: IntegrationStepExecutionContext<IntegrationConfig>,
+  client: AbmClient,
+): Promise<void> {
+  const { jobState, logger } = context;
+  const run = getRun(context);
+  const prefetched = await run.takeServerDeviceIds();
+  const servers = await jobState.getData<MdmServerSummary[]>(DataKeys.MDM_SERVERS);
+  const devices = await jobState.getData<number>(DataKeys.DEVICE_COUNT);
+  if (servers === undefined || devices === undefined) {
+    // A step this one depends on failed. The runtime marks this step's types partial, so the
+    // previous assignments are kept; checking ids against half a device list would only
+    // produce misleading warnings and wasted requests.
+    logger.warn('Device assignments not collected: the MDM server or device step did not finish.');
+    return;
+  }
+  const skipped = new SkipTally();
+
+  const results = await Promise.allSettled(
+    servers.map((server) =>
+      linkServerDevices(
+        prefetched ? prefetched.walk(server.id) : client.iterateServerDeviceIds(server.id),
+        jobState,
+        logger,
+        server,
+        skipped,
+      ),
+    ),
+  );
+  skipped.report(logger, 'MDM server assignments');
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failures.length > 0) {
+    // Every other server's walk has finished by now; report the first failure, count the rest.
+    const more = failures.length > 1 ? ` (${failures.length - 1} more servers failed too)` : '';
+    logger.warn({ failedServers: failures.length }, `Device assignments incomplete${more}.`);
+    throw failures[0].reason;
+  }
+
+  const assignments = results.reduce((sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0), 0);
+  logCollectionSummary(logger, { mdmServers: servers.length, devices, assignments });
+}
+
+/**
+ * How the run went with Apple, logged last in every run (at info): the requests it made, how
+ * many Apple throttled or the run retried, how long it waited to retry and how much of the retry
+ * budget that was, and the pace it ended at. A run that was slow, or that failed for want of
+ * budget, says why here rather than only in debug lines.
+ */
+export function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
+  const { requests, throttled, retries, retryWaitMs } = client.transport.stats;
+  const budget = client.transport.retryBudget;
+  const spentMs = budget.totalMs - budget.leftMs;
+  const pace = client.transport.paceIntervalMs;
+  const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+  const share = budget.totalMs > 0 ? Math.round((100 * spentMs) / budget.totalMs) : 0;
+  logger.info(
+    {
+      requests,
+      tokens: client.auth.tokensIssued,
+      throttled,
+      retries,
+      retryWaitMs,
+      retryBudgetSpentMs: spentMs,
+      retryBudgetMs: budget.totalMs,
+      paceIntervalMs: Math.round(pace),
+    },
+    `Requests: ${requests} sent (retries included), ${client.auth.tokensIssued} access tokens issued; ${throttled} answered 429, ${retries} retried, ${seconds(retryWaitMs)} waiting to retry; ${seconds(spentMs)} of the ${seconds(budget.totalMs)} retry budget spent (${share}%); ${pace > 0 ? `paced at one request every ${Math.round(pace)} ms` : 'unpaced'}.`,
+  );
+}
 
 /**
  * The run's closing line: how many entities and relationships of each `_type` were collected.
