@@ -447,16 +447,19 @@ export class HttpTransport {
  * that named it (or what it points at) is more likely the cause than Apple.
  */
 function whoToBlame(request: HttpRequest, failure: TransientFailure): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(request.url);
-  } catch {
-    url = undefined;
-  }
-  if (failure.status === 'network' && url && !/(^|\.)apple\.com$/.test(url.hostname)) {
+  const url = failure.status === 'network' ? parseUrl(request.url) : undefined;
+  if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
   }
   return 'Apple may be having trouble; the next run will try again.';
+}
+
+function parseUrl(text: string, base?: string): URL | undefined {
+  try {
+    return new URL(text, base);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -470,13 +473,10 @@ function redirectError(
   status: number,
   headers: HttpResponse['headers'],
 ): IntegrationProviderAPIError {
-  let target = '';
-  try {
-    const location = new URL(headers.get('location') ?? '', request.url);
-    if (headers.get('location')) target = ` to ${location.origin}${location.pathname}`;
-  } catch {
-    // An unreadable Location names nothing worth showing.
-  }
+  const location = headers.get('location');
+  // An absent or unreadable Location names nothing worth showing.
+  const to = location ? parseUrl(location, request.url) : undefined;
+  const target = to ? ` to ${to.origin}${to.pathname}` : '';
   return new IntegrationProviderAPIError({
     endpoint: request.endpoint,
     status,

@@ -98,18 +98,18 @@ export async function collectWithEnv(
       else process.env[name] = value;
     }
   }
-  let graph: Awaited<ReturnType<typeof readGraph>>;
-  let summary: CollectedGraph['summary'];
   try {
-    graph = await readGraph(storageDirectory);
-    try {
-      summary = JSON.parse(await fs.readFile(path.join(storageDirectory, 'summary.json'), 'utf8'));
-    } catch {
-      summary = undefined;
-    }
+    const graph = await readGraph(storageDirectory);
+    // summary.json is missing when the run did not get far enough to write it.
+    const summary: CollectedGraph['summary'] = await fs
+      .readFile(path.join(storageDirectory, 'summary.json'), 'utf8')
+      .then(
+        (text) => JSON.parse(text),
+        () => undefined,
+      );
+    return { ...graph, summary, error };
   } finally {
     // Several MB a run, and the suite makes hundreds of runs: nothing of it is kept.
     await fs.rm(storageDirectory, { recursive: true, force: true });
   }
-  return { ...graph, summary, error };
 }

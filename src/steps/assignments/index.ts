@@ -91,7 +91,7 @@ async function linkAssignments(
  * budget that was, and the pace it ended at. A run that was slow, or that failed for want of
  * budget, says why here rather than only in debug lines.
  */
-export function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
+function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
   const { requests, throttled, retries, retryWaitMs } = client.transport.stats;
   const budget = client.transport.retryBudget;
   const spentMs = budget.totalMs - budget.leftMs;
