@@ -91,7 +91,8 @@ const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 const CLIENT_ID_PATTERN = new RegExp(`^(BUSINESSAPI|SCHOOLAPI)\\.${UUID}$`);
 const KEY_ID_PATTERN = new RegExp(`^${UUID}$`);
 
-const FIELD_ENV: Record<keyof IntegrationConfig & string, string> = {
+/** The environment variable each field is read from when the collector runs locally (`npm start`). */
+export const FIELD_ENV: Record<keyof IntegrationConfig & string, string> = {
   clientId: 'CLIENT_ID',
   keyId: 'KEY_ID',
   privateKey: 'PRIVATE_KEY',

@@ -1,6 +1,7 @@
 /**
  * The quick start: a sandbox of Apple Business Manager on loopback, the same
- * collection `npm start` runs (the j1-integration CLI, schema validation on),
+ * collection `npm start` runs (test/start/run.ts around the j1-integration
+ * CLI, schema validation on),
  * the graph rendered to .j1-integration/index.html, and counts per type.
  *
  * Needs no Apple account and leaves any .env alone: the sandbox's credentials
@@ -20,42 +21,24 @@ import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import path from 'path';
 
-import { instanceConfigFields } from '../../src/config';
+import { FIELD_ENV, instanceConfigFields } from '../../src/config';
 import { readGraph } from '../helpers/graph';
 import { sandboxEnv } from '../helpers/sandboxEnv';
+import { readSummary, summaryProblems } from '../helpers/summary';
 import { startSandbox } from '../sandbox';
+import { EXIT_NOT_RUN } from '../start/run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'node_modules', '.bin', 'j1-integration');
+/** `npm start`, as package.json runs it. */
+const START = [
+  process.execPath,
+  '-r',
+  require.resolve('ts-node/register/transpile-only', { paths: [ROOT] }),
+  path.join(ROOT, 'test', 'start', 'run.ts'),
+];
 const DEFAULT_DEVICES = 3000;
 const SERVERS = 8;
-
-/** The part of `.j1-integration/summary.json` the demo checks. */
-export interface CollectionSummary {
-  integrationStepResults: Array<{ id: string; status: string }>;
-  metadata: { partialDatasets: { types: string[] } };
-}
-
-/**
- * Why a collection cannot be called complete, from its summary.json; empty
- * when every step succeeded. The CLI exits 0 even when a step fails, so this
- * is the only place a failed step shows.
- */
-export function summaryProblems(summary: CollectionSummary | undefined): string[] {
-  if (!summary) return ['the collection wrote no summary.json'];
-  const problems: string[] = [];
-  for (const step of summary.integrationStepResults ?? []) {
-    if (step.status !== 'success') problems.push(`step ${step.id} ended with "${step.status}"`);
-  }
-  const partial = summary.metadata?.partialDatasets?.types ?? [];
-  if (partial.length > 0) problems.push(`partial datasets: ${partial.join(', ')}`);
-  return problems;
-}
-
-/** The environment variable the SDK reads a config field from (`retryBudgetSeconds` -> `RETRY_BUDGET_SECONDS`). */
-export function envNameOf(field: string): string {
-  return field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
 
 /**
  * Every optional config field the sandbox does not set, as an empty value: the
@@ -64,17 +47,25 @@ export function envNameOf(field: string): string {
 export function blankOptionalSettings(given: Record<string, string>): Record<string, string> {
   const blanks: Record<string, string> = {};
   for (const [field, spec] of Object.entries(instanceConfigFields)) {
-    const name = envNameOf(field);
-    // The SDK reads a boolean field strictly (true or false); an empty value would be refused.
-    if (spec.optional && !(name in given)) blanks[name] = spec.type === 'boolean' ? 'false' : '';
+    const name = FIELD_ENV[field as keyof typeof FIELD_ENV];
+    if (spec.optional && !(name in given)) blanks[name] = '';
   }
   return blanks;
 }
 
-/** Runs the CLI; its output is kept for an error message, and shown as it comes when `echo` is set. */
-function run(args: string[], cwd: string, env: NodeJS.ProcessEnv, echo = false): Promise<string> {
+/**
+ * Runs a command; its output is kept for an error message, and shown as it
+ * comes when `echo` is set.
+ */
+function run(
+  command: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  echo = false,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(CLI, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...args] = command;
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const keep = (chunk: Buffer) => {
       output += chunk;
@@ -83,20 +74,8 @@ function run(args: string[], cwd: string, env: NodeJS.ProcessEnv, echo = false):
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(output);
-      else
-        reject(new Error(`j1-integration ${args[0]} exited with ${code}:\n${output.slice(-4000)}`));
-    });
+    child.on('close', (code) => resolve({ code, output }));
   });
-}
-
-async function readSummary(storage: string): Promise<CollectionSummary | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(path.join(storage, 'summary.json'), 'utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 async function main(): Promise<void> {
@@ -120,7 +99,7 @@ async function main(): Promise<void> {
     `Sandbox of Apple Business Manager at ${sandbox.apiBaseUrl} with ${devices} devices.`,
   );
   const started = Date.now();
-  let output: string;
+  let collected: { code: number | null; output: string };
   try {
     const credentials = sandboxEnv(sandbox);
     const env = {
@@ -128,13 +107,11 @@ async function main(): Promise<void> {
       ...blankOptionalSettings(credentials),
       ...credentials,
       LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
-      // The SDK loads the AWS SDK v2, whose end-of-support notice would bury a real error.
-      AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1',
     };
-    console.log('Collecting with `j1-integration collect` (the same path as `npm start`)...');
+    console.log('Collecting the way `npm start` does...');
     // A LOG_LEVEL the user chose means they want to see the collector's log, so it is shown.
-    output = await run(
-      ['collect', '--project-path', project],
+    collected = await run(
+      [...START, '--project-path', project],
       project,
       env,
       Boolean(process.env.LOG_LEVEL),
@@ -142,19 +119,28 @@ async function main(): Promise<void> {
   } finally {
     await sandbox.stop();
   }
+  const said = collected.output.slice(-4000);
+  if (collected.code === EXIT_NOT_RUN || collected.code === null) {
+    throw new Error(`the collection did not run (exit ${collected.code}):\n${said}`);
+  }
   const problems = summaryProblems(await readSummary(storage));
   if (problems.length > 0) {
     throw new Error(
-      `the collection did not complete: ${problems.join('; ')}.\nThe collector said:\n${output.slice(-4000)}`,
+      `the collection did not complete: ${problems.join('; ')}.\nThe collector said:\n${said}`,
     );
   }
   console.log('Rendering the graph with `j1-integration visualize`...');
   const picture = path.join(storage, 'index.html');
-  await run(
-    ['visualize', '--data-dir', path.join(storage, 'graph'), '--output-file', picture],
+  const drawn = await run(
+    [CLI, 'visualize', '--data-dir', path.join(storage, 'graph'), '--output-file', picture],
     project,
     process.env,
   );
+  if (drawn.code !== 0) {
+    throw new Error(
+      `j1-integration visualize exited with ${drawn.code}:\n${drawn.output.slice(-4000)}`,
+    );
+  }
 
   const { entities, relationships } = await readGraph(storage);
   const counts = new Map<string, number>();

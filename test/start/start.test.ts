@@ -1,0 +1,198 @@
+import { spawn } from 'child_process';
+import { promises as fs } from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { FIELD_ENV, instanceConfigFields } from '../../src/config';
+import { readGraph } from '../helpers/graph';
+import { sandboxEnv } from '../helpers/sandboxEnv';
+import { Sandbox, startSandbox } from '../sandbox';
+import {
+  EXIT_COMPLETE,
+  EXIT_INCOMPLETE,
+  EXIT_NOT_RUN,
+  configFromEnvironment,
+  normalizeFlags,
+} from './run';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const TS_NODE = require.resolve('ts-node/register/transpile-only', { paths: [ROOT] });
+const LAUNCHER = path.join(__dirname, 'run.ts');
+const DEVICES = 120;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A Node stack frame, as printed with a stack trace. */
+const STACK_FRAME = /^\s+at .+[(:]\d+/m;
+
+/** The environment without any of the collector's settings or a log level, as a fresh shell has it. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.values(FIELD_ENV)) delete env[name];
+  delete env.LOG_LEVEL;
+  delete env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE;
+  return env;
+}
+
+/** `npm start` as package.json has it, run in `cwd`. */
+function runStart(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', TS_NODE, LAUNCHER, ...args], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A .env file's text; the key on one line with literal \n, as .env.example shows. */
+function envFile(settings: Record<string, string>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => `${name}="${value.replace(/\n/g, '\\n')}"`)
+    .join('\n');
+}
+
+describe('npm start', () => {
+  it('runs test/start/run.ts under the ts-node registration the CLI itself uses', async () => {
+    const manifest = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(manifest.scripts.start).toBe(
+      'node -r ts-node/register/transpile-only test/start/run.ts',
+    );
+  });
+
+  describe('configFromEnvironment', () => {
+    it('reads each field from the variable the SDK loader reads it from', () => {
+      // The SDK's rule (integration-sdk-runtime, execution/config): the field name in snake case, upper case.
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const snakeCase: (text: string) => string = require('lodash/snakeCase');
+      for (const field of Object.keys(instanceConfigFields)) {
+        expect(FIELD_ENV[field as keyof typeof FIELD_ENV]).toBe(snakeCase(field).toUpperCase());
+      }
+      expect(
+        configFromEnvironment({ CLIENT_ID: 'c', CHECK_RELEASED_DEVICES: '', UNRELATED: 'x' }),
+      ).toEqual({ clientId: 'c', checkReleasedDevices: '' });
+    });
+  });
+
+  describe('normalizeFlags', () => {
+    it.each([
+      ['', 'false'],
+      ['  ', 'false'],
+      [' TRUE ', 'true'],
+      ['False', 'false'],
+    ])('makes CHECK_RELEASED_DEVICES=%j what the SDK loader accepts', (given, expected) => {
+      const env: NodeJS.ProcessEnv = { CHECK_RELEASED_DEVICES: given, CLIENT_ID: ' kept ' };
+      normalizeFlags(env);
+      expect(Object.keys(env).sort()).toEqual(['CHECK_RELEASED_DEVICES', 'CLIENT_ID']);
+      expect(env.CHECK_RELEASED_DEVICES).toBe(expected);
+      expect(env.CLIENT_ID).toBe(' kept ');
+    });
+  });
+
+  describe('as a process', () => {
+    let sandbox: Sandbox;
+    let project: string;
+
+    beforeAll(async () => {
+      sandbox = await startSandbox({ devices: DEVICES, servers: 3, seed: 5 });
+      project = await fs.mkdtemp(path.join(os.tmpdir(), 'abm-start-'));
+      await fs.symlink(path.join(ROOT, 'src'), path.join(project, 'src'));
+      await fs.symlink(path.join(ROOT, 'tsconfig.json'), path.join(project, 'tsconfig.json'));
+    });
+    afterAll(async () => {
+      await sandbox?.stop();
+      await fs.rm(project, { recursive: true, force: true });
+    });
+    beforeEach(async () => {
+      sandbox.setFaults({});
+      await fs.rm(path.join(project, '.env'), { force: true });
+      await fs.rm(path.join(project, '.j1-integration'), { recursive: true, force: true });
+    });
+
+    it('without settings, names the first missing one and where settings come from; no stack trace', async () => {
+      const result = await runStart(project, cleanEnv());
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toContain(
+        "The collection did not run: Missing clientId (CLIENT_ID): copy it from the API account's page",
+      );
+      expect(result.stderr).toContain(
+        `then from ${path.join(project, '.env')}, which does not exist: copy .env.example there`,
+      );
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+      // The AWS SDK's end-of-support notice is not shown.
+      expect(result.stderr).not.toContain('AWS SDK');
+      // Nothing ran: no output directory.
+      await expect(fs.stat(path.join(project, '.j1-integration'))).rejects.toThrow();
+    });
+
+    it('refuses a CHECK_RELEASED_DEVICES that is not a boolean with the collector message', async () => {
+      await fs.writeFile(
+        path.join(project, '.env'),
+        envFile({ ...sandboxEnv(sandbox), CHECK_RELEASED_DEVICES: 'maybe' }),
+      );
+      const result = await runStart(project, cleanEnv());
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toContain(
+        'The collection did not run: checkReleasedDevices (CHECK_RELEASED_DEVICES) must be true or false, got "maybe".',
+      );
+      expect(result.stderr).toContain(`then from ${path.join(project, '.env')}.`);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    });
+
+    it('collects with settings from .env, where an empty CHECK_RELEASED_DEVICES means off', async () => {
+      await fs.writeFile(
+        path.join(project, '.env'),
+        envFile({ ...sandboxEnv(sandbox), CHECK_RELEASED_DEVICES: '', RETRY_BUDGET_SECONDS: '' }),
+      );
+      const result = await runStart(project, { ...cleanEnv(), LOG_LEVEL: 'error' });
+      expect(result).toMatchObject({ code: EXIT_COMPLETE, stderr: '' });
+      const { entities } = await readGraph(path.join(project, '.j1-integration'));
+      expect(entities.filter((e) => e._type === 'apple_business_manager_org_device')).toHaveLength(
+        DEVICES,
+      );
+      // Off: no device was looked up one by one.
+      expect(sandbox.stats().byEndpoint['orgDevices.get']).toBeUndefined();
+    });
+
+    it('ends a run whose credentials Apple refuses with the message alone, and no key in it', async () => {
+      const settings: Record<string, string> = {
+        ...sandboxEnv(sandbox),
+        KEY_ID: '11111111-2222-3333-4444-555555555555',
+      };
+      const result = await runStart(project, { ...cleanEnv(), ...settings, LOG_LEVEL: 'error' });
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toMatch(
+        /The collection did not run: .*Apple did not accept the credentials: check that the Key ID/,
+      );
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+      const keyBody = settings.PRIVATE_KEY.split('\n')[1];
+      expect(`${result.stdout}${result.stderr}`).not.toContain(keyBody);
+    });
+
+    it('exits 2, and says which step failed, when the collection is incomplete', async () => {
+      sandbox.setFaults({ rules: [{ kind: 'status', status: 403, endpoints: 'orgDevices.list' }] });
+      const result = await runStart(project, {
+        ...cleanEnv(),
+        ...sandboxEnv(sandbox),
+        LOG_LEVEL: 'error',
+      });
+      expect(result.code).toBe(EXIT_INCOMPLETE);
+      expect(result.stderr).toContain(
+        'The collection is incomplete: step fetch-devices ended with "failure"',
+      );
+      expect(result.stderr).toContain(
+        `${path.join(project, '.j1-integration')} holds what was collected`,
+      );
+    });
+  });
+});
