@@ -82,6 +82,17 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(5);
   });
 
+  it('gives up on a sign-in page served as 200, naming it by its title', async () => {
+    const fetch = fakeFetch(() => ({
+      text: '<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Sign in</h1></body></html>',
+    }));
+    const { t } = transport(fetch, { maxAttempts: 2 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain(
+      `GET /v1/orgDevices: 200 an HTML page, not Apple's JSON: "Sign in"; gave up after 2 attempts`,
+    );
+  });
+
   it('times out an attempt that never answers and retries it', async () => {
     const fetch = fakeFetch(
       (_, init, call) =>
@@ -344,7 +355,18 @@ describe('toProviderError', () => {
       json: undefined,
       text: '<html><h1>Oops</h1> eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl</html>',
     });
-    expect(error.message).toContain('Oops [REDACTED]');
+    expect(error.message).toContain("an HTML page, not Apple's JSON: Oops [REDACTED]");
+  });
+
+  it("names a proxy's error page by its title, once", () => {
+    const error = toProviderError(request, {
+      status: 502,
+      json: undefined,
+      text: '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+    });
+    expect(error.message).toBe(
+      'Provider API failed at GET /v1/orgDevices: 502 an HTML page, not Apple\'s JSON: "502 Bad Gateway"',
+    );
   });
 });
 

@@ -164,12 +164,27 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
       typeof body.error_description === 'string' ? `: ${body.error_description}` : '';
     return redactSecrets(`${body.error}${description}`);
   }
-  const text = response.text
+  const text = plainText(response.text);
+  if (/^\s*</.test(response.text)) {
+    // A proxy's or a web server's error page: its title says it all ("502 Bad Gateway"), and
+    // the heading below it usually repeats the title.
+    const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(response.text)?.[1] ?? '');
+    const gist = title ? `"${shorten(title, 100)}"` : text ? shorten(text, 200) : '(no text)';
+    return redactSecrets(`an HTML page, not Apple's JSON: ${gist}`);
+  }
+  if (!text) return 'empty response body';
+  return redactSecrets(shorten(text, 200));
+}
+
+function plainText(markup: string): string {
+  return markup
     .replace(/<[^>]*>/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
-  if (!text) return 'empty response body';
-  return redactSecrets(text.length > 200 ? `${text.slice(0, 200)}...` : text);
+}
+
+function shorten(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
 }
 
 /**
@@ -429,11 +444,11 @@ export class HttpTransport {
       if (status >= 200 && status < 300 && status !== 204 && json === undefined) {
         const kind =
           text.length === 0
-            ? 'an empty body'
+            ? 'an empty body instead of JSON'
             : /^\s*</.test(text)
-              ? 'an HTML page'
+              ? describeErrorBody({ json, text })
               : 'unreadable (truncated?) JSON';
-        throw new TransientFailure(`${kind} instead of JSON`, status);
+        throw new TransientFailure(kind, status);
       }
       return { status, json, text, headers };
     } finally {
