@@ -186,10 +186,14 @@ describe('npm run demo', () => {
   describe('summaryProblems', () => {
     const step = (id: string, status: string) => ({ id, status });
 
-    it('finds none in a complete collection', () => {
+    it('finds none in a complete collection, or one of chosen steps (--step)', () => {
       expect(
         summaryProblems({
-          integrationStepResults: [step('fetch-organization', 'success')],
+          integrationStepResults: [
+            step('fetch-organization', 'success'),
+            step('fetch-mdm-servers', 'cached'),
+            step('build-mdm-server-device-relationships', 'disabled'),
+          ],
           metadata: { partialDatasets: { types: [] } },
         }),
       ).toEqual([]);

@@ -12,9 +12,10 @@
  * - An error that stops the run (Apple refusing the credentials, say) is
  *   printed as its message, without a stack trace. Only an error the
  *   collector does not know, which is a defect, keeps its trace.
- * - The exit status says how the run went: 0 when every step completed, 1
- *   when the collection did not run, 2 when it ran but is incomplete. The
- *   bare CLI exits 0 whenever its steps ran, even when one failed.
+ * - The exit status says how the run went: 0 when every step it ran
+ *   completed, 1 when the collection did not run, 2 when it ran but is
+ *   incomplete. The bare CLI exits 0 whenever its steps ran, even when one
+ *   failed.
  *
  * Arguments go to `j1-integration collect` (`npm start -- --help` lists them).
  * Runs under `node -r ts-node/register/transpile-only`: the CLI registers that
@@ -22,6 +23,8 @@
  */
 import { promises as fs } from 'fs';
 import path from 'path';
+
+import { IntegrationError } from '@jupiterone/integration-sdk-core';
 
 import { FIELD_ENV, IntegrationConfig, instanceConfigFields, parseConfig } from '../../src/config';
 import { readSummary, summaryProblems } from '../helpers/summary';
@@ -31,6 +34,9 @@ export const EXIT_NOT_RUN = 1;
 export const EXIT_INCOMPLETE = 2;
 
 type Fields = keyof IntegrationConfig & string;
+
+/** How the collect command refuses a combination of its options (`--no-cache` without `--step`). */
+const USAGE_ERROR = /^Invalid option: /;
 
 /** The instance config the SDK's loader would build from these variables, before its type checks. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv): Partial<IntegrationConfig> {
@@ -43,81 +49,105 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): Partial<Integrati
 }
 
 /**
- * Rewrites each boolean setting into what the SDK's loader accepts (exactly
- * `true` or `false`); blank is `false`, as the collector reads it. Removing
- * the variable would not do: the loader reads .env again, and would bring the
- * blank back. Call only once the collector's rules have accepted the value.
+ * Each boolean setting given, by variable name, as what the SDK's loader
+ * accepts: exactly `true` or `false`, blank being `false` as the collector
+ * reads it. Only for values the collector's rules have accepted.
  */
-export function normalizeFlags(env: NodeJS.ProcessEnv): void {
+export function normalizedFlags(config: Partial<IntegrationConfig>): Record<string, string> {
+  const flags: Record<string, string> = {};
   for (const [field, spec] of Object.entries(instanceConfigFields) as Array<
     [Fields, { type: string }]
   >) {
-    const name = FIELD_ENV[field];
-    const value = env[name];
+    const value = config[field];
     if (spec.type !== 'boolean' || value === undefined) continue;
-    env[name] = value.trim().toLowerCase() || 'false';
+    flags[FIELD_ENV[field]] = String(value).trim().toLowerCase() || 'false';
+  }
+  return flags;
+}
+
+/**
+ * The settings as the CLI will see them: the environment, then .env (dotenv,
+ * then its ${VAR} expansion; neither overrides a variable that is set). The
+ * environment is put back as it was, so that the CLI expands .env exactly as
+ * often as it does when run bare.
+ */
+async function readSettings(): Promise<Partial<IntegrationConfig>> {
+  const before = { ...process.env };
+  try {
+    const { loadConfigFromEnvironmentVariables } =
+      await import('@jupiterone/integration-sdk-runtime');
+    // With no fields it only loads .env.
+    loadConfigFromEnvironmentVariables({});
+    return configFromEnvironment(process.env);
+  } finally {
+    for (const name of Object.keys(process.env)) {
+      if (!(name in before)) delete process.env[name];
+    }
+    Object.assign(process.env, before);
   }
 }
 
-/** An error the SDK or the collector raised on purpose carries a code, and a message meant for the user. */
-function isIntegrationError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
-}
-
-async function describeSettingsSource(cwd: string): Promise<string> {
-  const envFile = path.join(cwd, '.env');
+/** Where settings come from, and what to do when there are none at all. */
+async function describeSettingsSource(): Promise<string> {
+  const envFile = path.resolve('.env');
   const present = await fs.stat(envFile).then(
     () => true,
     () => false,
   );
-  return present
-    ? `Settings come from the environment, then from ${envFile}.`
-    : `Settings come from the environment, then from ${envFile}, which does not exist: copy .env.example there and fill it in.`;
+  if (present) return `Settings come from the environment, then from ${envFile}.`;
+  const required = Object.entries(instanceConfigFields)
+    .filter(([, spec]) => !spec.optional)
+    .map(([field]) => FIELD_ENV[field as Fields]);
+  return required.some((name) => process.env[name] !== undefined)
+    ? `Settings come from the environment (there is no ${envFile}).`
+    : `No settings found: there is no ${envFile}. Copy .env.example there and fill it in, or set ${required.join(', ')} in the environment.`;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
  * Runs one collection; returns the exit status. Everything it prints for
  * the user goes to stderr, after the CLI's own output.
  */
-export async function start(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function start(args: string[]): Promise<number> {
   // The SDK loads the AWS SDK v2, whose end-of-support notice says nothing
   // about this run. Set before the SDK's modules load, below.
-  env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE ??= '1';
-  const runtime = await import('@jupiterone/integration-sdk-runtime');
-  const { createCli } = await import('@jupiterone/integration-sdk-cli');
+  process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE ??= '1';
 
   const wantsHelp = args.some((arg) => arg === '-h' || arg === '--help');
   if (!wantsHelp) {
-    // With no fields this loads .env (dotenv, then its ${VAR} expansion) and
-    // checks nothing: the same .env the CLI reads, which never overrides a
-    // variable that is already set.
-    runtime.loadConfigFromEnvironmentVariables({});
+    const config = await readSettings();
     try {
-      parseConfig(configFromEnvironment(env));
+      parseConfig(config);
     } catch (err) {
-      if (!isIntegrationError(err)) throw err;
+      if (!(err instanceof IntegrationError)) throw err;
       console.error(
-        `\nThe collection did not run: ${err.message}\n${await describeSettingsSource(process.cwd())}`,
+        `\nThe collection did not run: ${err.message}\n${await describeSettingsSource()}`,
       );
       return EXIT_NOT_RUN;
     }
-    normalizeFlags(env);
+    // Set in the environment, these win over .env's.
+    Object.assign(process.env, normalizedFlags(config));
   }
 
+  const { createCli } = await import('@jupiterone/integration-sdk-cli');
   try {
     await createCli().parseAsync(['node', 'j1-integration', 'collect', ...args]);
   } catch (err) {
-    if (!isIntegrationError(err)) {
+    if (err instanceof IntegrationError || USAGE_ERROR.test(messageOf(err))) {
+      console.error(`\nThe collection did not run: ${messageOf(err)}`);
+    } else {
       console.error('\nThe collection stopped on an error the collector does not expect:', err);
-      return EXIT_NOT_RUN;
     }
-    console.error(`\nThe collection did not run: ${err.message}`);
     return EXIT_NOT_RUN;
   }
   if (wantsHelp) return EXIT_COMPLETE;
 
   // The CLI writes to <project path>/.j1-integration and says where in this variable.
-  const storage = env.JUPITERONE_INTEGRATION_STORAGE_DIRECTORY ?? path.resolve('.j1-integration');
+  const storage =
+    process.env.JUPITERONE_INTEGRATION_STORAGE_DIRECTORY ?? path.resolve('.j1-integration');
   const problems = summaryProblems(await readSummary(storage));
   if (problems.length > 0) {
     console.error(

@@ -12,7 +12,7 @@ import {
   EXIT_INCOMPLETE,
   EXIT_NOT_RUN,
   configFromEnvironment,
-  normalizeFlags,
+  normalizedFlags,
 } from './run';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -38,10 +38,23 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+const BARE_CLI = path.join(
+  ROOT,
+  'node_modules',
+  '@jupiterone',
+  'integration-sdk-cli',
+  'bin',
+  'j1-integration',
+);
+
 /** `npm start` as package.json has it, run in `cwd`. */
 function runStart(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Run> {
+  return runNode(['-r', TS_NODE, LAUNCHER, ...args], cwd, env);
+}
+
+function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-r', TS_NODE, LAUNCHER, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,18 +97,20 @@ describe('npm start', () => {
     });
   });
 
-  describe('normalizeFlags', () => {
+  describe('normalizedFlags', () => {
     it.each([
       ['', 'false'],
       ['  ', 'false'],
       [' TRUE ', 'true'],
       ['False', 'false'],
     ])('makes CHECK_RELEASED_DEVICES=%j what the SDK loader accepts', (given, expected) => {
-      const env: NodeJS.ProcessEnv = { CHECK_RELEASED_DEVICES: given, CLIENT_ID: ' kept ' };
-      normalizeFlags(env);
-      expect(Object.keys(env).sort()).toEqual(['CHECK_RELEASED_DEVICES', 'CLIENT_ID']);
-      expect(env.CHECK_RELEASED_DEVICES).toBe(expected);
-      expect(env.CLIENT_ID).toBe(' kept ');
+      expect(
+        normalizedFlags({ checkReleasedDevices: given as unknown as boolean, clientId: ' kept ' }),
+      ).toEqual({ CHECK_RELEASED_DEVICES: expected });
+    });
+
+    it('leaves a flag that is not given unset', () => {
+      expect(normalizedFlags({ clientId: 'c' })).toEqual({});
     });
   });
 
@@ -126,7 +141,7 @@ describe('npm start', () => {
         "The collection did not run: Missing clientId (CLIENT_ID): copy it from the API account's page",
       );
       expect(result.stderr).toContain(
-        `then from ${path.join(project, '.env')}, which does not exist: copy .env.example there`,
+        `No settings found: there is no ${path.join(project, '.env')}. Copy .env.example there and fill it in, or set CLIENT_ID, KEY_ID, PRIVATE_KEY in the environment.`,
       );
       expect(result.stderr).not.toMatch(STACK_FRAME);
       // The AWS SDK's end-of-support notice is not shown.
@@ -177,6 +192,48 @@ describe('npm start', () => {
       expect(result.stderr).not.toMatch(STACK_FRAME);
       const keyBody = settings.PRIVATE_KEY.split('\n')[1];
       expect(`${result.stdout}${result.stderr}`).not.toContain(keyBody);
+    });
+
+    it('reads .env exactly as the bare CLI does, ${VAR} expansion included', async () => {
+      await fs.writeFile(
+        path.join(project, '.env'),
+        envFile({ ...sandboxEnv(sandbox), ORGANIZATION_NAME: 'R\\\\$HOME Labs at ${USER}' }),
+      );
+      const organizationName = async () => {
+        const { entities } = await readGraph(path.join(project, '.j1-integration'));
+        return entities.find((e) => e._type === 'apple_business_manager_organization')?.displayName;
+      };
+      const env = { ...cleanEnv(), LOG_LEVEL: 'error', HOME: '/home/h', USER: 'u' };
+      expect(await runNode([BARE_CLI, 'collect'], project, env)).toMatchObject({ code: 0 });
+      const bare = await organizationName();
+      // Whatever the SDK makes of the escaped $ (it expands .env twice), npm start makes the same.
+      expect(bare).toContain('Labs at u');
+      expect(await runStart(project, env)).toMatchObject({ code: EXIT_COMPLETE });
+      expect(await organizationName()).toBe(bare);
+    });
+
+    it('exits 0 for a run of chosen steps (--step) that completed', async () => {
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      expect(await runStart(project, env)).toMatchObject({ code: EXIT_COMPLETE });
+      const chosen = await runStart(project, env, ['--step', 'fetch-devices']);
+      expect(chosen).toMatchObject({ code: EXIT_COMPLETE, stderr: '' });
+      const summary = JSON.parse(
+        await fs.readFile(path.join(project, '.j1-integration', 'summary.json'), 'utf8'),
+      );
+      const statuses = summary.integrationStepResults.map((s: { status: string }) => s.status);
+      // What the run of one step reports for the others, which are not failures.
+      expect(new Set(statuses)).toEqual(new Set(['success', 'cached', 'disabled']));
+      await fs.rm(path.join(project, '.j1-integration-cache'), { recursive: true, force: true });
+    });
+
+    it('refuses a wrong combination of CLI options with its message alone', async () => {
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const result = await runStart(project, env, ['--no-cache']);
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toContain(
+        'The collection did not run: Invalid option: Option --no-cache requires option --step',
+      );
+      expect(result.stderr).not.toMatch(STACK_FRAME);
     });
 
     it('exits 2, and says which step failed, when the collection is incomplete', async () => {
