@@ -211,6 +211,10 @@ describe('parseConfig', () => {
     it.each([
       ['apiBaseUrl', 'http://api.example.com', /must use https/],
       ['apiBaseUrl', 'http://10.0.0.5', /must use https/],
+      // Host names that only start like a loopback address are anywhere.
+      ['apiBaseUrl', 'http://127.0.0.1.nip.io', /must use https/],
+      ['apiBaseUrl', 'http://127.attacker.example', /must use https/],
+      ['tokenUrl', 'http://localhost.attacker.example/token', /must use https/],
       ['tokenUrl', 'http://account.example.com/token', /must use https/],
       ['apiBaseUrl', 'ftp://127.0.0.1', /must be an https URL/],
       ['apiBaseUrl', 'not a url', /not a valid URL/],
@@ -229,6 +233,7 @@ describe('parseConfig', () => {
     ['apiBaseUrl', 'http://proxyuser:S3cretProxyPw@proxy.example.com'],
     ['apiBaseUrl', 'https://proxyuser:S3cret/ProxyPw@proxy.example.com'],
     ['apiBaseUrl', 'https://proxyuser@proxy.example.com'],
+    ['apiBaseUrl', 'https://:S3cretProxyPw@proxy.example.com'],
   ] as const)('refuses %s with credentials in it (%s), never showing them', (field, value) => {
     const error = errorOf({ [field]: value });
     expect(error.message).toContain(field);
@@ -252,6 +257,11 @@ describe('parseConfig', () => {
 
   it('reads the retry budget and refuses nonsense', () => {
     expect(parseConfig(config({ retryBudgetSeconds: '60' })).retryBudgetMs).toBe(60_000);
-    expect(errorOf({ retryBudgetSeconds: 'soon' }).message).toContain('retryBudgetSeconds');
+    expect(parseConfig(config({ retryBudgetSeconds: '0.5' })).retryBudgetMs).toBe(500);
+    for (const nonsense of ['soon', '0', '-5', 'Infinity']) {
+      expect(errorOf({ retryBudgetSeconds: nonsense }).message).toContain(
+        `retryBudgetSeconds (RETRY_BUDGET_SECONDS) must be a positive number of seconds, got "${nonsense}"`,
+      );
+    }
   });
 });

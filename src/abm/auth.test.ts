@@ -130,6 +130,58 @@ describe('TokenProvider', () => {
     await expect(tokens.getToken()).rejects.toThrow(/400 invalid_request/);
   });
 
+  it('uses a token until 10 s before it expires, then waits for a new one', async () => {
+    let calls = 0;
+    const fetch = fakeFetch(() => {
+      calls += 1;
+      if (calls === 1) return okToken(3600);
+      return { status: 400, body: { error: 'invalid_request', error_description: 'not now' } };
+    });
+    const clock = virtualClock();
+    const http = new HttpTransport({ fetch, ...clock });
+    const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
+    const first = await tokens.getToken();
+    await clock.sleep(3600_000 - 15_000);
+    expect(await tokens.getToken()).toBe(first);
+    await clock.sleep(10_000); // 5 s left: too little to send a request with it
+    await expect(tokens.getToken()).rejects.toThrow(/400 invalid_request/);
+  });
+
+  it('renews a short-lived token a tenth of its life ahead, not 5 minutes ahead', async () => {
+    const { fetch, clock, tokens } = provider(() => okToken(600));
+    const first = await tokens.getToken();
+    await clock.sleep(400_000); // 200 s left: more than a tenth of 600 s
+    expect(await tokens.getToken()).toBe(first);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(fetch.calls).toHaveLength(1);
+    await clock.sleep(145_000); // 55 s left, within the last tenth
+    expect(await tokens.getToken()).toBe(first);
+    await until(() => tokens.tokensIssued === 2);
+    expect(fetch.calls).toHaveLength(2);
+  });
+
+  it('takes a first token refused with any 400 as final: the credentials never worked', async () => {
+    const { fetch, tokens } = provider(() => ({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'malformed' },
+    }));
+    const thrown = await tokens.getToken().catch((e) => e);
+    expect(thrown).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect(thrown.message).toContain('400 invalid_request');
+    expect(fetch.calls).toHaveLength(1);
+  });
+
+  it('does not retry a renewal refused for its credentials', async () => {
+    const { fetch, tokens } = provider((_, __, call) =>
+      call === 1 ? okToken() : { status: 400, body: { error: 'invalid_client' } },
+    );
+    tokens.invalidate(await tokens.getToken());
+    const thrown = await tokens.getToken().catch((e) => e);
+    expect(thrown).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect(thrown.message).toContain('400 invalid_client');
+    expect(fetch.calls).toHaveLength(2);
+  });
+
   it.each([
     ['invalid_client', /Key ID and the private key both belong to this Client ID/],
     ['invalid_scope', /BUSINESSAPI\. Client ID only works for an Apple Business Manager account/],

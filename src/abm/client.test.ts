@@ -265,6 +265,22 @@ describe('AbmClient paging', () => {
     expect((await collect(c.iterateOrgDevices())).map((d) => d.id)).toEqual(['LAST']);
   });
 
+  it('gives up after 51 empty pages in a row, counting only those in a row', async () => {
+    /** Pages 0..last; those in `full` hold one device, the others none. */
+    const pages = (last: number, full: number[]) =>
+      client((url) => {
+        const page = Number(url.searchParams.get('cursor') ?? 0);
+        const data = full.includes(page) ? [{ id: `D${page}` }] : [];
+        const next = page < last ? String(page + 1) : undefined;
+        return { body: { data, meta: { paging: { nextCursor: next } } } };
+      }).client;
+    // 80 empty pages, but never more than 40 in a row.
+    expect(await collect(pages(82, [0, 41, 82]).iterateOrgDevices())).toHaveLength(3);
+    await expect(collect(pages(82, [0, 82]).iterateOrgDevices())).rejects.toThrow(
+      /51 empty pages in a row, each with another cursor/,
+    );
+  });
+
   it.each([
     ['a nextCursor that is not a string', { meta: { paging: { nextCursor: 42 } } }],
     ['a links.next without a cursor', { links: { next: 'https://api.test/v1/orgDevices?x=1' } }],

@@ -238,6 +238,27 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(1);
   });
 
+  it('stops when the waits of one request add up to more than its own limit', async () => {
+    const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '25' } }));
+    const { t, waits } = transport(fetch, { maxRequestRetryWaitMs: 60_000 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain('per-request limit of 60 s');
+    // 25 s twice; a third wait would make 75 s.
+    expect(waits.filter((w) => w >= 1000)).toEqual([25_000, 25_000]);
+    expect(fetch.calls).toHaveLength(3);
+  });
+
+  it('redacts secrets from the message of a network error', async () => {
+    const token = 'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl';
+    const fetch = fakeFetch(() => {
+      throw new Error(`socket hang up after sending ${token}`);
+    });
+    const { t } = transport(fetch, { maxAttempts: 2 });
+    const error = await t.request(request).catch((e) => e);
+    expect(error.message).toContain('network error: socket hang up after sending [REDACTED]');
+    expect(error.message).not.toContain(token);
+  });
+
   it('returns statuses that retrying cannot fix without retrying them', async () => {
     const fetch = fakeFetch(() => ({ status: 404, body: { errors: [{ code: 'NOT_FOUND' }] } }));
     const { t } = transport(fetch);
