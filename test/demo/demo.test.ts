@@ -1,10 +1,10 @@
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
 import { FIELD_ENV, instanceConfigFields } from '../../src/config';
 import { readGraph } from '../helpers/graph';
+import { ProcessRun, runProcess } from '../helpers/processes';
 import { summaryProblems } from '../helpers/summary';
 import { blankOptionalSettings } from './run';
 
@@ -34,26 +34,12 @@ const HOSTILE_ENV_FILE = [
   '',
 ].join('\n');
 
-interface DemoRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runDemo(cwd: string, env: NodeJS.ProcessEnv): Promise<DemoRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      path.join(ROOT, 'node_modules', '.bin', 'ts-node'),
-      ['--transpile-only', path.join(ROOT, 'test', 'demo', 'run.ts')],
-      { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runDemo(cwd: string, env: NodeJS.ProcessEnv): Promise<ProcessRun> {
+  return runProcess(
+    path.join(ROOT, 'node_modules', '.bin', 'ts-node'),
+    ['--transpile-only', path.join(ROOT, 'test', 'demo', 'run.ts')],
+    { cwd, env },
+  );
 }
 
 async function statOrUndefined(file: string) {

@@ -6,7 +6,6 @@
  * revoked token, 5xx from the token endpoint, a failing step), behind a
  * proxy that records every assertion and token that crossed the wire.
  */
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
@@ -14,6 +13,7 @@ import path from 'path';
 import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 
 import { collectFromSandbox } from '../helpers/collect';
+import { ProcessRun, runProcess } from '../helpers/processes';
 import { appleError, startTapProxy, TapProxy } from '../helpers/tapProxy';
 import { RECORDING_FLEET } from '../recording';
 import { Sandbox, startSandbox } from '../sandbox';
@@ -66,19 +66,8 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out;
 }
 
-function runCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(CLI, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<ProcessRun> {
+  return runProcess(CLI, args, { cwd: ROOT, env });
 }
 
 describe('secrets', () => {

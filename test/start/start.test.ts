@@ -1,10 +1,10 @@
-import { spawn } from 'child_process';
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
 import { FIELD_ENV, instanceConfigFields } from '../../src/config';
 import { readGraph } from '../helpers/graph';
+import { ProcessRun, runProcess } from '../helpers/processes';
 import { sandboxEnv } from '../helpers/sandboxEnv';
 import { Sandbox, startSandbox } from '../sandbox';
 import {
@@ -20,12 +20,6 @@ const TS_NODE = require.resolve('ts-node/register/transpile-only', { paths: [ROO
 const LAUNCHER = path.join(__dirname, 'run.ts');
 const DEVICES = 120;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** A Node stack frame, as printed with a stack trace. */
 const STACK_FRAME = /^\s+at .+[(:]\d+/m;
 
@@ -38,34 +32,12 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-const BARE_CLI = path.join(
-  ROOT,
-  'node_modules',
-  '@jupiterone',
-  'integration-sdk-cli',
-  'bin',
-  'j1-integration',
-);
+/** The SDK's CLI, as `npx j1-integration` runs it. */
+const BARE_CLI = path.join(ROOT, 'node_modules', '.bin', 'j1-integration');
 
 /** `npm start` as package.json has it, run in `cwd`. */
-function runStart(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<Run> {
-  return runNode(['-r', TS_NODE, LAUNCHER, ...args], cwd, env);
-}
-
-function runNode(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runStart(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<ProcessRun> {
+  return runProcess(process.execPath, ['-r', TS_NODE, LAUNCHER, ...args], { cwd, env });
 }
 
 /** A .env file's text; the key on one line with literal \n, as .env.example shows. */
@@ -204,7 +176,9 @@ describe('npm start', () => {
         return entities.find((e) => e._type === 'apple_business_manager_organization')?.displayName;
       };
       const env = { ...cleanEnv(), LOG_LEVEL: 'error', HOME: '/home/h', USER: 'u' };
-      expect(await runNode([BARE_CLI, 'collect'], project, env)).toMatchObject({ code: 0 });
+      expect(await runProcess(BARE_CLI, ['collect'], { cwd: project, env })).toMatchObject({
+        code: 0,
+      });
       const bare = await organizationName();
       // Whatever the SDK makes of the escaped $ (it expands .env twice), npm start makes the same.
       expect(bare).toContain('Labs at u');
