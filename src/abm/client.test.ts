@@ -306,6 +306,25 @@ describe('AbmClient paging', () => {
   });
 });
 
+describe('AbmClient refused tokens', () => {
+  it('replaces a token that had worked at most 5 times for one request, then gives up', async () => {
+    let c: AbmClient | undefined = undefined;
+    const made = client(() => {
+      // Each token looks as if the API had accepted it before (expired or revoked since).
+      for (let i = 1; i <= 20; i++) c!.auth.markAccepted(`access-token-${i}`);
+      return { status: 401, body: { errors: [{ status: '401', code: 'NOT_AUTHORIZED' }] } };
+    });
+    c = made.client;
+    const error = await c.getJson('GET /v1/mdmServers', '/v1/mdmServers').catch((e: Error) => e);
+    expect(error).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect((error as Error).message).toContain('Access tokens were refused 6 times in a row');
+    const tokenCalls = made.fetch.calls.filter(
+      (call) => call.url.pathname === '/auth/oauth2/token',
+    );
+    expect(tokenCalls).toHaveLength(6);
+  });
+});
+
 describe('AbmClient single device', () => {
   it('gets one device with every attribute, and undefined when Apple answers 404', async () => {
     const { fetch, client: c } = client((url) => {

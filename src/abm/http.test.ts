@@ -259,6 +259,18 @@ describe('HttpTransport', () => {
     expect(error.message).not.toContain(token);
   });
 
+  it("keeps a 429's pause for every request within what is left of the run's budget", async () => {
+    const fetch = fakeFetch((_, __, call) =>
+      call === 1 ? { status: 429, headers: { 'retry-after': '3600' } } : { body: { ok: true } },
+    );
+    const { t, waits } = transport(fetch, { retryBudgetMs: 60_000 });
+    await expect(t.request(request)).rejects.toThrow(/gave up/);
+    // The next request waits out the pause the 429 set: the budget's 60 s, not an hour or 5 min.
+    expect((await t.request(request)).json).toEqual({ ok: true });
+    expect(Math.max(0, ...waits)).toBeGreaterThan(0);
+    expect(Math.max(0, ...waits)).toBeLessThanOrEqual(60_000);
+  });
+
   it('returns statuses that retrying cannot fix without retrying them', async () => {
     const fetch = fakeFetch(() => ({ status: 404, body: { errors: [{ code: 'NOT_FOUND' }] } }));
     const { t } = transport(fetch);
