@@ -20,7 +20,8 @@ function provider(handler: Parameters<typeof fakeFetch>[0]) {
   const fetch = fakeFetch(handler);
   const clock = virtualClock();
   const http = new HttpTransport({ fetch, ...clock });
-  return { fetch, clock, tokens: new TokenProvider({ config, http, now: clock.now }) };
+  const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
+  return { fetch, clock, tokens };
 }
 
 /** Waits (in real time: signing an assertion is truly async) until `done` holds, 5 s at most. */
@@ -131,15 +132,11 @@ describe('TokenProvider', () => {
   });
 
   it('uses a token until 10 s before it expires, then waits for a new one', async () => {
-    let calls = 0;
-    const fetch = fakeFetch(() => {
-      calls += 1;
-      if (calls === 1) return okToken(3600);
-      return { status: 400, body: { error: 'invalid_request', error_description: 'not now' } };
-    });
-    const clock = virtualClock();
-    const http = new HttpTransport({ fetch, ...clock });
-    const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
+    const { clock, tokens } = provider((_, __, call) =>
+      call === 1
+        ? okToken(3600)
+        : { status: 400, body: { error: 'invalid_request', error_description: 'not now' } },
+    );
     const first = await tokens.getToken();
     await clock.sleep(3600_000 - 15_000);
     expect(await tokens.getToken()).toBe(first);
