@@ -233,6 +233,35 @@ describe('AbmClient paging', () => {
     expect(fetch.calls.every((call) => call.url.host !== 'wrong.host')).toBe(true);
   });
 
+  // A cursor is opaque: base64 with `+`, `/` and `=` must come back as the server gave it.
+  it.each([
+    ['meta.paging.nextCursor', { meta: { paging: { nextCursor: 'a+b/c==' } } }, 'a+b/c=='],
+    [
+      'links.next, escaped',
+      { links: { next: 'https://x.test/v1/mdmServers?cursor=a%2Bb%2Fc%3D%3D&limit=5' } },
+      'a+b/c==',
+    ],
+  ])('sends back a cursor with +, / and = unchanged (%s)', async (_, paging, cursor) => {
+    const { fetch, client: c } = client((url) =>
+      url.searchParams.has('cursor')
+        ? { body: { data: [{ id: 'B' }] } }
+        : { body: { data: [{ id: 'A' }], ...paging } },
+    );
+    expect((await collect(c.iterateMdmServers())).map((s) => s.id)).toEqual(['A', 'B']);
+    expect(fetch.calls[fetch.calls.length - 1].url.searchParams.get('cursor')).toBe(cursor);
+  });
+
+  it('sends back the bytes of an unescaped + in links.next as the link had them', async () => {
+    // The server reads its own link's `+` as it reads ours: the same bytes mean the same cursor.
+    const { fetch, client: c } = client((url) =>
+      url.searchParams.has('cursor')
+        ? { body: { data: [{ id: 'B' }] } }
+        : { body: { data: [{ id: 'A' }], links: { next: 'https://x.test/v1/x?cursor=a+b' } } },
+    );
+    expect((await collect(c.iterateMdmServers())).map((s) => s.id)).toEqual(['A', 'B']);
+    expect(fetch.calls[fetch.calls.length - 1].url.search).toContain('cursor=a+b');
+  });
+
   it('continues from the same cursor after a failed page', async () => {
     const pages = pagedDevices(3000, 1000);
     const { fetch, client: c } = client((url, call) =>
