@@ -116,6 +116,74 @@ describe('AbmClient paging', () => {
     }
   });
 
+  describe('when Apple refuses the fieldset', () => {
+    const refusal = (field: string): FakeAnswer => ({
+      status: 400,
+      body: {
+        errors: [
+          {
+            status: '400',
+            code: 'PARAMETER_ERROR.INVALID',
+            detail: `'${field}' is not a valid field name`,
+            source: { parameter: 'fields[orgDevices]' },
+          },
+        ],
+      },
+    });
+    const fieldsOf = (url: URL) => url.searchParams.get('fields[orgDevices]')?.split(',') ?? [];
+    const deviceCalls = (fetch: ReturnType<typeof client>['fetch']) =>
+      fetch.calls.filter((call) => call.url.pathname === '/v1/orgDevices');
+
+    it('walks again with purchaseSourceUid when the first page refuses purchaseSourceId', async () => {
+      const pages = pagedDevices(2500, 1000);
+      const { fetch, client: c } = client((url, call) =>
+        fieldsOf(url).includes('purchaseSourceId') ? refusal('purchaseSourceId') : pages(url, call),
+      );
+      expect(await collect(c.iterateOrgDevices())).toHaveLength(2500);
+      const calls = deviceCalls(fetch);
+      expect(calls.map((call) => call.url.searchParams.get('cursor'))).toEqual([
+        null,
+        null,
+        '1000',
+        '2000',
+      ]);
+      for (const call of calls.slice(1)) {
+        expect(fieldsOf(call.url).sort()).toEqual(
+          EXPECTED_DEVICE_FIELDS.map((f) =>
+            f === 'purchaseSourceId' ? 'purchaseSourceUid' : f,
+          ).sort(),
+        );
+      }
+    });
+
+    it('fails with the second refusal when both spellings are refused', async () => {
+      const { fetch, client: c } = client((url) => refusal(fieldsOf(url).join(',')));
+      await expect(collect(c.iterateOrgDevices())).rejects.toThrow(/purchaseSourceUid/);
+      expect(deviceCalls(fetch)).toHaveLength(2);
+    });
+
+    it('does not walk again after a 400 on a later page', async () => {
+      const pages = pagedDevices(2500, 1000);
+      const { fetch, client: c } = client((url, call) =>
+        url.searchParams.get('cursor') === '1000' ? refusal('cursor') : pages(url, call),
+      );
+      const seen: string[] = [];
+      await expect(
+        (async () => {
+          for await (const page of c.iterateOrgDevices()) seen.push(...page.items.map((d) => d.id));
+        })(),
+      ).rejects.toThrow(IntegrationProviderAPIError);
+      expect(seen).toHaveLength(1000);
+      expect(deviceCalls(fetch)).toHaveLength(2);
+    });
+
+    it('does not walk again after another status on the first page', async () => {
+      const { fetch, client: c } = client(() => ({ status: 404, body: { errors: [] } }));
+      await expect(collect(c.iterateOrgDevices())).rejects.toThrow(IntegrationProviderAPIError);
+      expect(deviceCalls(fetch)).toHaveLength(1);
+    });
+  });
+
   it('fetches the next pages while the caller still works on the current one', async () => {
     const { fetch, client: c } = client(pagedDevices(5000, 1000));
     const pages = c.iterateOrgDevices();

@@ -18,6 +18,7 @@ import {
   ListDocument,
   MdmServer,
   ORG_DEVICE_LIST_FIELDS,
+  ORG_DEVICE_LIST_FIELDS_UID,
   OrgDevice,
   ResourceIdentifier,
 } from './types';
@@ -124,10 +125,30 @@ export class AbmClient {
     await this.auth.getToken();
   }
 
-  iterateOrgDevices(): AsyncGenerator<Page<OrgDevice>> {
-    return this.paginate<OrgDevice>('/orgDevices', {
-      'fields[orgDevices]': ORG_DEVICE_LIST_FIELDS.join(','),
-    });
+  async *iterateOrgDevices(): AsyncGenerator<Page<OrgDevice>> {
+    const endpoint = 'GET /v1/orgDevices';
+    const fieldsets = [ORG_DEVICE_LIST_FIELDS, ORG_DEVICE_LIST_FIELDS_UID];
+    for (let i = 0; ; i += 1) {
+      let firstPage = true;
+      try {
+        for await (const page of this.paginate<OrgDevice>('/orgDevices', {
+          'fields[orgDevices]': fieldsets[i].join(','),
+        })) {
+          firstPage = false;
+          yield page;
+        }
+        return;
+      } catch (err) {
+        // Nothing of the list has been handed on yet, and the first page of a list that takes
+        // no cursor can only be refused for its query: its fieldset.
+        const refused = err instanceof IntegrationProviderAPIError && err.status === 400;
+        if (!firstPage || !refused || i + 1 >= fieldsets.length) throw err;
+        this.logger?.info(
+          { endpoint, status: 400 },
+          `${endpoint}: Apple refused the fieldset that names purchaseSourceId (${err.message}); asking again with the spelling of Apple's example, purchaseSourceUid.`,
+        );
+      }
+    }
   }
 
   /**

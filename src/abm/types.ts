@@ -110,11 +110,22 @@ export const ORG_DEVICE_ATTRIBUTES = [
  * The attributes requested with `fields[orgDevices]`. Sending the list
  * explicitly matters: without it the device list has been seen to leave out
  * released devices. `releasedFromOrgDateTime` is only served on the
- * single-device call, and `purchaseSourceUid` is only a misspelling in
- * Apple's example, so neither is asked for.
+ * single-device call, so it is not asked for. The purchase source id is asked
+ * for as the reference spells it, `purchaseSourceId`, not also as Apple's
+ * example does (`purchaseSourceUid`): a name the API does not know could get
+ * the whole list refused.
  */
 export const ORG_DEVICE_LIST_FIELDS = ORG_DEVICE_ATTRIBUTES.filter(
   (name) => name !== 'releasedFromOrgDateTime' && name !== 'purchaseSourceUid',
+);
+
+/**
+ * The same attributes with the purchase source id spelled as in Apple's example, asked for
+ * only when Apple refuses the first fieldset (a 400 on the list's first page): the example's
+ * spelling is then taken to be the API's own.
+ */
+export const ORG_DEVICE_LIST_FIELDS_UID = ORG_DEVICE_LIST_FIELDS.map((name) =>
+  name === 'purchaseSourceId' ? 'purchaseSourceUid' : name,
 );
 
 /** A JSON:API list document, as far as the collector relies on it. */

@@ -376,6 +376,34 @@ describe('faults the collector absorbs', () => {
       });
     });
 
+    it('a device list that knows the source id only as purchaseSourceUid: asked again once with that name, every source id kept', async () => {
+      await withQuirks({ purchaseSourceUidOnly: true }, async (quirky) => {
+        const { result: graph, output } = await captureOutput(() =>
+          collectFromSandbox(quirky, {
+            env: { LOG_LEVEL: 'info' },
+            collector: { http: FAST_HTTP },
+          }),
+        );
+        expectComplete(graph);
+        expect(quirky.stats().byEndpoint['orgDevices.list']['400']).toBe(1);
+        expect(pagesServedMoreThanOnce(quirky.stats())).toEqual([]);
+        expect(output).not.toMatch(/WARN/);
+        expect(output).toContain('asking again with the spelling of Apple');
+        // The same graph but for the raw data's spelling: every device keeps its source id.
+        const sourceIds = (g: CollectedGraph) =>
+          ofType(g.entities, Types.DEVICE)
+            .map((e) => `${e._key}=${String(e.purchaseSourceId)}`)
+            .sort();
+        expect(sourceIds(graph)).toEqual(sourceIds(baseline));
+        expect(
+          ofType(graph.entities, Types.DEVICE).filter((e) => e.purchaseSourceId).length,
+        ).toBeGreaterThan(FLEET.devices / 2);
+        expect(graph.relationships.map((r) => r._key).sort()).toEqual(
+          baseline.relationships.map((r) => r._key).sort(),
+        );
+      });
+    });
+
     it('an assignment to a device that is not in the list: skipped with a warning, no dangling relationship', async () => {
       await withQuirks({ assignmentsToUnknownDevices: 5 }, async (quirky) => {
         const { result: graph, output } = await captureOutput(() =>

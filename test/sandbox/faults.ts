@@ -39,6 +39,7 @@ const QUIRK_KEYS = [
   'legacyServerAttributes',
   'extraAttributes',
   'nullAttributes',
+  'purchaseSourceUidOnly',
 ];
 
 /** HTTP dates have whole seconds: round up so a client never retries before the intended time. */
@@ -281,6 +282,7 @@ export function validateDataQuirks(quirks: unknown): asserts quirks is DataQuirk
     'legacyServerAttributes',
     'extraAttributes',
     'nullAttributes',
+    'purchaseSourceUidOnly',
   ]) {
     checkBoolean(quirks[flag], flag);
   }

@@ -286,6 +286,40 @@ describe('data quirks', () => {
       }
     }));
 
+  it('purchaseSourceUidOnly: every source id spelled purchaseSourceUid, a fieldset naming purchaseSourceId refused', () =>
+    withQuirks({ purchaseSourceUidOnly: true }, async (sandbox, token) => {
+      const refused = await apiGet(
+        sandbox,
+        token,
+        '/v1/orgDevices?fields[orgDevices]=serialNumber,purchaseSourceId',
+      );
+      expect(refused.status).toBe(400);
+      expect(refused.json.errors[0].source).toEqual({ parameter: 'fields[orgDevices]' });
+      const plain = await apiGet(sandbox, token, '/v1/orgDevices?limit=1000');
+      const sparse = await apiGet(
+        sandbox,
+        token,
+        '/v1/orgDevices?limit=1000&fields[orgDevices]=serialNumber,purchaseSourceUid',
+      );
+      const single = await apiGet(sandbox, token, `/v1/orgDevices/${sandbox.fleet.device(0).id}`);
+      type Served = { id: string; attributes: Record<string, unknown> };
+      const all: Served[] = [...plain.json.data, ...sparse.json.data, single.json.data];
+      expect(all.filter((d) => 'purchaseSourceId' in d.attributes)).toEqual([]);
+      // Every device the fleet gives a source id (in either spelling) keeps it, under this one.
+      const expected = allSerials(sandbox).filter((_, i) => {
+        const a = sandbox.fleet.device(i).attributes;
+        return a.purchaseSourceId !== undefined || a.purchaseSourceUid !== undefined;
+      });
+      const served = (sparse.json.data as Served[]).filter(
+        (d) => 'purchaseSourceUid' in d.attributes,
+      );
+      expect(served.map((d) => d.id)).toEqual(expected);
+      expect(expected.length).toBeGreaterThan(50);
+      expect(
+        plain.json.data.filter((d: Served) => 'purchaseSourceUid' in d.attributes).length,
+      ).toBeGreaterThan(50);
+    }));
+
   it('nullAttributes: some devices and servers have documented attributes null, the same every time', () =>
     withQuirks({ nullAttributes: true }, async (sandbox, token) => {
       const nulls = (resource: { attributes: Record<string, unknown> }) =>

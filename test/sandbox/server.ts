@@ -223,7 +223,7 @@ interface Query {
   wrongHost?: string;
 }
 
-function parseQuery(endpoint: string, params: URLSearchParams): Query {
+function parseQuery(endpoint: string, params: URLSearchParams, quirks: DataQuirks): Query {
   const paged = PAGED.has(endpoint);
   const seen = new Set<string>();
   const query: Query = { limit: DEFAULT_LIMIT, limitGiven: false, fields: new Map() };
@@ -238,7 +238,10 @@ function parseQuery(endpoint: string, params: URLSearchParams): Query {
       if (!known) throw new BadRequest(`'${type}' is not a resource type`, name);
       const names = value.split(',').map((s) => s.trim());
       for (const field of names) {
-        if (!known.includes(field) && !RELATIONSHIP_NAMES[type].includes(field)) {
+        const unknown =
+          (!known.includes(field) && !RELATIONSHIP_NAMES[type].includes(field)) ||
+          (quirks.purchaseSourceUidOnly && field === 'purchaseSourceId');
+        if (unknown) {
           throw new BadRequest(`'${field}' is not a valid field name for ${type}`, name);
         }
       }
@@ -299,6 +302,15 @@ function sparse<T extends { type: string; attributes: object; relationships?: ob
     } else out[key] = resource[key];
   }
   return out as T;
+}
+
+/** Attributes with `purchaseSourceId` spelled `purchaseSourceUid`, in the same place. */
+function uidSpelling<A extends object>(attributes: A): A {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(attributes)) {
+    out[name === 'purchaseSourceId' ? 'purchaseSourceUid' : name] = value;
+  }
+  return out as A;
 }
 
 /** Whether a fieldset names an attribute; Apple's two spellings of the purchase source id count as one. */
@@ -416,7 +428,7 @@ export class SandboxHandler {
     }
     let query: Query;
     try {
-      query = parseQuery(where.endpoint, url.searchParams);
+      query = parseQuery(where.endpoint, url.searchParams, this.ctx.quirks);
     } catch (error) {
       if (error instanceof BadRequest)
         return apiError(400, error.detail, { parameter: error.parameter });
@@ -552,6 +564,9 @@ export class SandboxHandler {
     if (quirks.legacyServerAttributes) {
       delete (device.relationships as Partial<OrgDeviceResource['relationships']>)
         .activationLockStatus;
+    }
+    if (quirks.purchaseSourceUidOnly && 'purchaseSourceId' in device.attributes) {
+      device.attributes = uidSpelling(device.attributes);
     }
     let out = sparse(device, fields);
     if (quirks.nullAttributes) {

@@ -270,6 +270,12 @@ export interface DataQuirks {
    * among them at times; its resource id still names it).
    */
   nullAttributes?: boolean;
+  /**
+   * The API knows the purchase source id only as Apple's example spells it: every device that
+   * has one carries `purchaseSourceUid` (lists and single GET), and a fieldset naming
+   * `purchaseSourceId` is refused with 400, as any unknown field name is.
+   */
+  purchaseSourceUidOnly?: boolean;
 }
 
 export interface SandboxStats {
