@@ -68,7 +68,8 @@ describe('the benchmark pipeline at 300 devices', () => {
       expect(result.sandboxCpuMs).toBeGreaterThan(0);
       expect(result.sandboxCpuMs).toBeLessThanOrEqual(2 * result.collector.wallMs);
     }
-    expect(limited.floors.rateMs).toBeCloseTo((limited.plan.minimal.total / 20) * 1000, 6);
+    // The token request is not rate-limited (the sandbox's limit covers the API).
+    expect(limited.floors.rateMs).toBeCloseTo(((limited.plan.minimal.total - 1) / 20) * 1000, 6);
     expect(Number.isFinite(limited.ratios.rate)).toBe(true);
   });
 

@@ -141,6 +141,32 @@ describe('faults', () => {
     expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(429);
   });
 
+  it('counts only API requests in a rate limit by default; the token endpoint refuses in OAuth form', async () => {
+    const newToken = async () =>
+      postToken(
+        sandbox,
+        tokenForm(
+          sandbox.credentials,
+          await assertionFor(sandbox.credentials, Math.floor(clock / 1000)),
+        ),
+      );
+    sandbox.setFaults({ rateLimit: { perMinute: 1 } });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    expect((await newToken()).status).toBe(200);
+    const limited = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(limited.status).toBe(429);
+    expect(limited.json.errors[0].detail).toBe('Too many requests per minute; retry later');
+
+    sandbox.setFaults({ rateLimit: { rps: 1, endpoints: 'all' } });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    const refused = await newToken();
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({
+      error: 'invalid_request',
+      error_description: 'Too many requests per second; retry later',
+    });
+  });
+
   it('answers 5xx on the nth request or at a seeded rate, the same way each run', async () => {
     sandbox.setFaults({ rules: [{ kind: 'serverError', status: 503, nth: 2 }] });
     expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);

@@ -322,7 +322,8 @@ export class FaultEngine {
   /** Retry-After value when the request exceeds the limit, else undefined. */
   rateLimited(endpoint: string): string | undefined {
     const limit = this.config.rateLimit;
-    if (!limit || !scopeMatches(limit.endpoints, endpoint)) return undefined;
+    // Apple's reported limit counts the API's GETs; its token endpoint is on another host.
+    if (!limit || !scopeMatches(limit.endpoints ?? 'api', endpoint)) return undefined;
     const now = this.now();
     const [count, windowMs] =
       limit.perMinute !== undefined ? [limit.perMinute, 60_000] : [limit.rps ?? 0, 1000];

@@ -5,7 +5,15 @@ import { AuthService, type AccountKind, type SandboxAccount } from './auth';
 import { CursorCodec } from './cursor';
 import { FaultEngine, validateDataQuirks, validateFaultConfig } from './faults';
 import { clampDevices, clampServers, GeneratedFleet } from './fleet';
-import { apiError, faultReply, route, SandboxHandler, sendReply, type Reply } from './server';
+import {
+  apiError,
+  faultReply,
+  oauthReply,
+  route,
+  SandboxHandler,
+  sendReply,
+  type Reply,
+} from './server';
 import { StatsRecorder } from './stats';
 import type { DataQuirks, FaultConfig, FaultRule, Fleet, SandboxStats } from './types';
 
@@ -240,11 +248,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (retryAfterRps !== undefined) {
       stats.fault('rateLimit');
       answer('429');
+      const per = engine.config.rateLimit?.perMinute !== undefined ? 'minute' : 'second';
+      const detail = `Too many requests per ${per}; retry later`;
+      const headers = { 'retry-after': retryAfterRps };
+      // The token endpoint answers in OAuth's form, whatever refuses the request.
       return sendReply(
         res,
-        apiError(429, 'Too many requests per second; retry later', {
-          headers: { 'retry-after': retryAfterRps },
-        }),
+        endpoint === 'token'
+          ? oauthReply(429, 'invalid_request', detail, headers)
+          : apiError(429, detail, { headers }),
       );
     }
     if (rule) stats.fault(rule.kind);

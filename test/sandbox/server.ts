@@ -150,12 +150,22 @@ export function apiError(
   return json(status, { errors: [error] }, extra.headers);
 }
 
-function oauthError(error: OAuthError): Reply {
+/** An answer of the token endpoint other than a token, in OAuth's form. */
+export function oauthReply(
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): Reply {
   return json(
-    400,
-    { error: error.error, error_description: error.description },
-    { 'cache-control': 'no-store' },
+    status,
+    { error, error_description: description },
+    { 'cache-control': 'no-store', ...headers },
   );
+}
+
+function oauthError(error: OAuthError): Reply {
+  return oauthReply(400, error.error, error.description);
 }
 
 const ROUTES: [RegExp, EndpointName][] = [
@@ -381,17 +391,11 @@ export class SandboxHandler {
       if (error instanceof TokenThrottled) {
         this.ctx.stats.fault('tokenThrottle');
         const status = faults.config.tokenThrottle?.status ?? 429;
-        return json(
+        return oauthReply(
           status,
-          {
-            error: 'invalid_request',
-            error_description:
-              'too many token requests for this client; reuse the access token until it expires',
-          },
-          {
-            'cache-control': 'no-store',
-            ...(status === 429 ? { 'retry-after': String(error.waitSeconds) } : {}),
-          },
+          'invalid_request',
+          'too many token requests for this client; reuse the access token until it expires',
+          status === 429 ? { 'retry-after': String(error.waitSeconds) } : {},
         );
       }
       throw error;

@@ -218,6 +218,7 @@ export interface FaultConfig {
   rateLimit?: {
     rps?: number;
     perMinute?: number;
+    /** Default `'api'`: the limit reported from Apple counts GETs, not the token endpoint. */
     endpoints?: EndpointScope;
     retryAfterFormat?: 'seconds' | 'http-date';
   };
