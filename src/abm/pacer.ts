@@ -2,9 +2,9 @@
  * Keeps requests at a pace the server accepts. Apple publishes no rate limit,
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
  * the requests the server accepted in the second before it (the successes
- * that completed in that second: a request still in flight, or one refused
- * too, says nothing about the limit). A `Retry-After` pauses every request,
- * not just the one that was refused.
+ * that completed in that second, less one, see `acceptedInWindow`: a request
+ * still in flight, or one refused too, says nothing about the limit). A
+ * `Retry-After` pauses every request, not just the one that was refused.
  *
  * A 429 that arrives while that pause lasts answers a request sent before
  * the pace was set, so it is not taken as evidence that the new pace is too
@@ -193,7 +193,7 @@ export class Pacer {
     // it was spent sending.
     const since = Math.max(now - WINDOW_MS, previousPauseEnd);
     const accepted = this.acceptedSince(since);
-    const learned = (WINDOW_MS / Math.max(1, accepted)) * SAFETY;
+    const learned = (WINDOW_MS / Math.max(1, this.acceptedInWindow(since))) * SAFETY;
     // Once a pace is in force: the rate the server admitted while we were sending, if we were
     // sending for most of the second; nothing if it was mostly pause.
     const spanMs = now - since;
@@ -225,6 +225,19 @@ export class Pacer {
     this.recent.length = 0;
     this.recentNext = 0;
     this.recentThrottles = 0;
+  }
+
+  /**
+   * The successes that completed after `since`, as a count of what the server admitted in its own
+   * last second: one fewer, once there are enough to learn from. The server counts arrivals and
+   * we count completions, which follow them by a latency that varies, so the completions of our
+   * last second often take in one request that arrived before the server's second began: counted,
+   * at 20 a second, it set a pace a little above the limit, which then cost a 429 and its pause
+   * every few seconds, each taken for a stray (docs/reliability.md, how the pace is learned).
+   */
+  private acceptedInWindow(since: number): number {
+    const count = this.acceptedSince(since);
+    return count > MIN_EVIDENCE ? count - 1 : count;
   }
 
   /** Successes that completed after `time` (within the kept window). */
