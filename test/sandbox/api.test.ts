@@ -55,6 +55,8 @@ describe('API endpoints', () => {
     );
     expect(viaLink.status).toBe(200);
     expect(viaLink.json.data[0].id).not.toBe(first.json.data[0].id);
+    // links.self is the request's own URL, query string included.
+    expect(viaLink.json.links.self).toBe(first.json.links.next);
   });
 
   it('leaves released devices out of the list unless fields[orgDevices] is sent', async () => {
@@ -68,6 +70,13 @@ describe('API endpoints', () => {
         allIndices(sandbox).filter((i) => !sandbox.fleet.isReleased(i)),
       ),
     );
+    // A fieldset for another type is not the explicit device fieldset the quirk is about.
+    const otherType = await walk(sandbox, token, '/v1/orgDevices', {
+      limit: '1000',
+      'fields[mdmServers]': 'serverName',
+    });
+    expect(otherType.total).toBe(plain.total);
+    expect(otherType.ids).toEqual(plain.ids);
     const page = await apiGet(
       sandbox,
       token,
@@ -136,6 +145,15 @@ describe('API endpoints', () => {
       `/v1/orgDevices/${sandbox.fleet.device(uid).id}?fields[orgDevices]=purchaseSourceId`,
     );
     expect(Object.keys(alias.json.data.attributes)).toEqual(['purchaseSourceUid']);
+    const id = allIndices(sandbox).find(
+      (i) => 'purchaseSourceId' in sandbox.fleet.device(i).attributes,
+    ) as number;
+    const reverse = await apiGet(
+      sandbox,
+      token,
+      `/v1/orgDevices/${sandbox.fleet.device(id).id}?fields[orgDevices]=purchaseSourceUid`,
+    );
+    expect(Object.keys(reverse.json.data.attributes)).toEqual(['purchaseSourceId']);
   });
 
   it.each([
@@ -159,6 +177,21 @@ describe('API endpoints', () => {
         source: { parameter },
       }),
     );
+  });
+
+  it('refuses limit and cursor on endpoints that are not paged', async () => {
+    const serial = sandbox.fleet.device(0).id;
+    const serverId = sandbox.fleet.servers[0].id;
+    for (const [path, parameter] of [
+      [`/v1/orgDevices/${serial}?limit=5`, 'limit'],
+      [`/v1/mdmServers/${serverId}?limit=5`, 'limit'],
+      [`/v1/orgDevices/${serial}/activationLockStatus?cursor=AAAA`, 'cursor'],
+      [`/v1/orgDevices/${serial}/relationships/assignedServer?cursor=AAAA`, 'cursor'],
+    ]) {
+      const answer = await apiGet(sandbox, token, path);
+      expect(answer.status).toBe(400);
+      expect(answer.json.errors[0].source).toEqual({ parameter });
+    }
   });
 
   it('refuses tampered and foreign cursors', async () => {
@@ -282,6 +315,16 @@ describe('API endpoints', () => {
         attributes: sandbox.fleet.activationLockStatus(index),
       },
       links: { self: lockSelf },
+    });
+    const lockType = await apiGet(
+      sandbox,
+      token,
+      `/v1/orgDevices/${serial}/activationLockStatus?fields[activationLockStatus]=lockType`,
+    );
+    expect(lockType.json.data).toEqual({
+      type: 'activationLockStatus',
+      id: serial,
+      attributes: { lockType: sandbox.fleet.activationLockStatus(index).lockType },
     });
     // A sparse fieldset keeps the item's type and id.
     const sparseCare = await apiGet(

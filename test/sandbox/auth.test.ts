@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync } from 'crypto';
-import { startSandbox, type Sandbox } from './index';
+import { APPLE_TOKEN_AUDIENCE, startSandbox, type Sandbox } from './index';
 import {
   apiGet,
   assertionClaims,
@@ -81,6 +81,37 @@ describe('token endpoint', () => {
     expect((await postToken(sandbox, tokenForm(account, justUnder))).status).toBe(200);
     const future = await assertionFor(account, now, { iat: now + 3600, exp: now + 3900 });
     expect(await refused(tokenForm(account, future))).toBe('invalid_client');
+  });
+
+  it('refuses an assertion whose exp is now, and an iat more than 5 minutes ahead', async () => {
+    const account = sandbox.credentials;
+    const now = nowSeconds();
+    const endsNow = await assertionFor(account, now, { iat: now - 600, exp: now });
+    expect(await refused(tokenForm(account, endsNow))).toBe('invalid_client');
+    const tooFarAhead = await assertionFor(account, now, { iat: now + 301, exp: now + 900 });
+    expect(await refused(tokenForm(account, tooFarAhead))).toBe('invalid_client');
+    const withinSkew = await assertionFor(account, now, { iat: now + 300, exp: now + 900 });
+    expect((await postToken(sandbox, tokenForm(account, withinSkew))).status).toBe(200);
+  });
+
+  it('accepts aud as a one-element array, and refuses an array with another audience', async () => {
+    const account = sandbox.credentials;
+    const header = { alg: 'ES256', kid: account.keyId };
+    const single = signAssertion(account, header, {
+      ...assertionClaims(account, nowSeconds()),
+      aud: [APPLE_TOKEN_AUDIENCE],
+    });
+    expect((await postToken(sandbox, tokenForm(account, single))).status).toBe(200);
+    const extra = signAssertion(account, header, {
+      ...assertionClaims(account, nowSeconds()),
+      aud: [APPLE_TOKEN_AUDIENCE, 'https://example.com/token'],
+    });
+    const { status, body } = await postToken(sandbox, tokenForm(account, extra));
+    expect(status).toBe(400);
+    expect(body).toEqual({
+      error: 'invalid_client',
+      error_description: expect.stringMatching(/aud/),
+    });
   });
 
   it('refuses a replayed jti', async () => {
@@ -406,6 +437,26 @@ describe('token endpoint throttle (tokenThrottle)', () => {
     expect(stats.faultsInjected.tokenThrottle).toBe(1);
     expect(stats.byEndpoint.token).toEqual({ '200': 3, '429': 1 });
     expect(stats.tokensIssued).toBe(3);
+  });
+
+  it('rounds the Retry-After of a throttled token request up to whole seconds', async () => {
+    sandbox.setFaults({ tokenThrottle: { minIntervalSeconds: 60 } });
+    const account = sandbox.credentials;
+    expect(
+      (await postToken(sandbox, tokenForm(account, await assertionFor(account, nowSeconds()))))
+        .status,
+    ).toBe(200);
+    clock += 20_500;
+    const response = await fetch(sandbox.tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(
+        tokenForm(account, await assertionFor(account, nowSeconds())),
+      ).toString(),
+    });
+    expect(response.status).toBe(429);
+    // 39.5 s remain: a client that waits 39 would be refused again.
+    expect(response.headers.get('retry-after')).toBe('40');
   });
 
   it('can answer 400 instead, without Retry-After', async () => {

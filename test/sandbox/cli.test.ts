@@ -90,6 +90,26 @@ describe('sandbox CLI', () => {
     });
   });
 
+  it('merges --per-minute, --rps and --latency into what --faults already sets', () => {
+    const faults = JSON.stringify({
+      rateLimit: { endpoints: 'api', retryAfterFormat: 'http-date' },
+      latency: { ms: 5, endpoints: 'token' },
+    });
+    expect(
+      parseArgs(['--per-minute', '20', '--latency', '10', '--faults', faults]).options.faults,
+    ).toEqual({
+      rateLimit: { endpoints: 'api', retryAfterFormat: 'http-date', perMinute: 20 },
+      latency: [
+        { ms: 10, jitterMs: 0 },
+        { ms: 5, endpoints: 'token' },
+      ],
+    });
+    expect(parseArgs(['--faults', faults, '--rps', '4']).options.faults).toEqual({
+      rateLimit: { endpoints: 'api', retryAfterFormat: 'http-date', rps: 4 },
+      latency: { ms: 5, endpoints: 'token' },
+    });
+  });
+
   it('refuses bad fault and quirk configs with a message that says where', () => {
     const bad: [string[], RegExp][] = [
       [['--faults', '{"rules":[{"kind":"hang","nth":0}]}'], /--faults.*rules\[0\]\.nth/],
@@ -109,7 +129,15 @@ describe('sandbox CLI', () => {
   });
 
   it('refuses a non-loopback --host unless --allow-remote is given', async () => {
-    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'example.com']) {
+    for (const host of [
+      '0.0.0.0',
+      '::',
+      '192.0.2.10',
+      'example.com',
+      // Names that start like a loopback address but resolve anywhere.
+      '127.0.0.1.nip.io',
+      '127.example.com',
+    ]) {
       expect(isLoopbackHost(host)).toBe(false);
       expect(() => parseArgs(['--host', host])).toThrow(/--allow-remote/);
       expect(parseArgs(['--host', host, '--allow-remote']).options).toEqual(
@@ -122,6 +150,17 @@ describe('sandbox CLI', () => {
     }
     // The programmatic API refuses too, before it listens anywhere.
     await expect(startSandbox({ host: '0.0.0.0', devices: 5 })).rejects.toThrow(/allowRemote/);
+  });
+
+  it.each([0, -5, 1.5])('refuses a token lifetime of %p seconds', async (ttl) => {
+    await expect(startSandbox({ devices: 5, tokenTtlSeconds: ttl })).rejects.toThrow(
+      `tokenTtlSeconds must be an integer >= 1, not ${ttl}`,
+    );
+    const child = spawnCli(['--token-ttl', String(ttl)]);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await new Promise<number | null>((resolve) => child.on('exit', resolve))).toBe(2);
+    expect(stderr).toContain('cannot start the sandbox: tokenTtlSeconds must be an integer >= 1');
   });
 
   it('exits 2 with the reason when started on a non-loopback host', async () => {

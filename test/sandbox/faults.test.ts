@@ -113,6 +113,61 @@ describe('faults', () => {
     expect(Date.parse(header) - clock).toBeLessThanOrEqual(31_000);
   });
 
+  it('sends a Retry-After of 1 second when the rule does not set one', async () => {
+    sandbox.setFaults({ rules: [{ kind: 'tooManyRequests', nth: 1 }] });
+    const answer = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(answer.status).toBe(429);
+    expect(answer.headers.get('retry-after')).toBe('1');
+  });
+
+  it('rounds an HTTP-date Retry-After up to the next whole second, for a rule and for the rate limit', async () => {
+    // Half way through a second, so rounding down would name a time before the intended one.
+    clock += 1500 - (clock % 1000);
+    sandbox.setFaults({
+      rules: [
+        { kind: 'tooManyRequests', nth: 1, retryAfterSeconds: 30, retryAfterFormat: 'http-date' },
+      ],
+    });
+    const ruled = (await apiGet(sandbox, token, '/v1/mdmServers')).headers.get('retry-after');
+    expect(ruled).toMatch(/GMT$/);
+    expect(Date.parse(ruled as string)).toBe(clock + 30_500);
+
+    sandbox.setFaults({ rateLimit: { rps: 1, endpoints: 'api', retryAfterFormat: 'http-date' } });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    const limited = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(limited.status).toBe(429);
+    const header = limited.headers.get('retry-after');
+    expect(header).toMatch(/GMT$/);
+    expect(Date.parse(header as string)).toBe(clock + 1500);
+  });
+
+  it('limits only the endpoints the rate limit names', async () => {
+    sandbox.setFaults({ rateLimit: { rps: 1, endpoints: ['mdmServers.list'] } });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(429);
+    for (let i = 0; i < 2; i++) {
+      expect((await apiGet(sandbox, token, '/v1/orgDevices?limit=1')).status).toBe(200);
+    }
+    await expect(getToken(sandbox, sandbox.credentials, Math.floor(clock / 1000))).resolves.toEqual(
+      expect.any(String),
+    );
+    expect(sandbox.stats().faultsInjected.rateLimit).toBe(1);
+  });
+
+  it('rounds a rate-limit Retry-After in seconds up, never telling a client to come back too soon', async () => {
+    sandbox.setFaults({ rateLimit: { perMinute: 1, endpoints: 'api' } });
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+    clock += 10_500;
+    const limited = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(limited.status).toBe(429);
+    // The place frees 49.5 s from now.
+    expect(limited.headers.get('retry-after')).toBe('50');
+    clock += 49_000;
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(429);
+    clock += 500;
+    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
+  });
+
   it('enforces a requests-per-second limit with 429 and Retry-After', async () => {
     sandbox.setFaults({ rateLimit: { rps: 3, endpoints: 'api' } });
     const statuses = [];
@@ -264,6 +319,17 @@ describe('faults', () => {
     expect(cut.error).toBeUndefined();
     expect(cut.body).toEqual(whole.body.subarray(0, 25));
     expect(sandbox.stats().pagesServed['orgDevices.list']).toBeUndefined();
+  });
+
+  it('still cuts the body when keepBytes is larger than it', async () => {
+    const path = '/v1/mdmServers';
+    const whole = await rawGet(sandbox, token, path);
+    sandbox.setFaults({ rules: [{ kind: 'truncate', nth: 1, keepBytes: 10_000_000 }] });
+    const cut = await rawGet(sandbox, token, path);
+    expect(cut.status).toBe(200);
+    expect(cut.headers?.['content-length']).toBe(String(whole.body.length - 1));
+    expect(cut.body).toEqual(whole.body.subarray(0, whole.body.length - 1));
+    expect(() => JSON.parse(cut.body.toString())).toThrow();
   });
 
   it('answers an HTML error page that names its status', async () => {
@@ -428,6 +494,25 @@ describe('faults', () => {
     while (sandbox.stats().inFlight !== 0) await new Promise((r) => setImmediate(r));
     expect((await attempt(sandbox, token, '/v1/orgDevices')).status).toBe(200);
     expect(sandbox.stats().faultsInjected.concurrency).toBe(1);
+  });
+
+  it('keeps counting requests in flight across a stats reset, so the cap still holds', async () => {
+    sandbox.setFaults({
+      maxConcurrent: { limit: 1, action: '503' },
+      rules: [{ kind: 'hang', nth: 1, endpoints: 'mdmServers.list' }],
+    });
+    const controller = new AbortController();
+    const hung = attempt(sandbox, token, '/v1/mdmServers', controller.signal);
+    while (sandbox.stats().byEndpoint['mdmServers.list']?.hang !== 1)
+      await new Promise((r) => setImmediate(r));
+    sandbox.resetStats();
+    expect(sandbox.stats()).toEqual(expect.objectContaining({ inFlight: 1, maxInFlight: 1 }));
+    // The hung request still holds the only place.
+    expect((await attempt(sandbox, token, '/v1/orgDevices')).status).toBe(503);
+    controller.abort();
+    await hung;
+    while (sandbox.stats().inFlight !== 0) await new Promise((r) => setImmediate(r));
+    expect((await attempt(sandbox, token, '/v1/orgDevices')).status).toBe(200);
   });
 
   it('scopes rules to endpoints by name, and "api" leaves the token endpoint alone', async () => {
@@ -658,8 +743,14 @@ describe('faults', () => {
     [
       'a zero perMinute',
       { rateLimit: { perMinute: 0 } },
-      /rateLimit\.perMinute must be a positive number/,
+      /rateLimit\.perMinute must be a positive integer/,
     ],
+    [
+      'a fractional rps, which a window of whole requests cannot keep',
+      { rateLimit: { rps: 2.5 } },
+      /rateLimit\.rps must be a positive integer \(requests in its window\), not 2\.5/,
+    ],
+    ['a fractional perMinute', { rateLimit: { perMinute: 0.5 } }, /rateLimit\.perMinute/],
     [
       'a rateLimit format typo',
       { rateLimit: { rps: 5, retryAfterFormat: 'none' } },

@@ -220,11 +220,15 @@ export function validateFaultConfig(config: unknown): asserts config is FaultCon
     }
     for (const key of ['rps', 'perMinute'] as const) {
       const value = limit[key];
+      // A whole number: the window counts whole requests, so 2.5 a second would admit 3.
       if (
         value !== undefined &&
-        !(typeof value === 'number' && value > 0 && Number.isFinite(value))
+        !(typeof value === 'number' && value > 0 && Number.isInteger(value))
       ) {
-        fail(`rateLimit.${key}`, `must be a positive number, not ${show(value)}`);
+        fail(
+          `rateLimit.${key}`,
+          `must be a positive integer (requests in its window), not ${show(value)}`,
+        );
       }
     }
     checkEnum(limit.retryAfterFormat, ['seconds', 'http-date'], 'rateLimit.retryAfterFormat');

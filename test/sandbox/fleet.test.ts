@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 import { CursorCodec } from './cursor';
-import { GeneratedFleet, iso } from './fleet';
+import { clampDevices, clampServers, GeneratedFleet, iso } from './fleet';
 import { startSandbox } from './index';
 import { apiGet, getToken } from './helpers';
 
@@ -120,6 +120,16 @@ describe('fleet', () => {
     const again = new GeneratedFleet({ seed: 3, devices: 3000, servers: 6, baseUrl: BASE });
     expect(again.extraDeviceAttributes(42)).toEqual(fleet.extraDeviceAttributes(42));
     expect(again.extraServerAttributes(1)).toEqual(fleet.extraServerAttributes(1));
+  });
+
+  it('clamps the device count to what 20-bit serials can number', () => {
+    expect(clampDevices(1_000_000)).toBe(1_000_000);
+    expect(clampDevices(1_000_001)).toBe(1_000_000);
+    expect(clampDevices(5_000_000)).toBe(1_000_000);
+    expect(clampDevices(0)).toBe(1);
+    expect(clampDevices(12.7)).toBe(12);
+    expect(clampDevices(Number.NaN)).toBe(2000);
+    expect(clampServers(5000)).toBe(1000);
   });
 
   it('clamps the server count so every type and status fits, and spreads devices evenly', () => {

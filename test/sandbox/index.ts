@@ -97,6 +97,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const seed = options.seed ?? 1;
   const now = options.now ?? Date.now;
   validateDataQuirks(options.quirks ?? {});
+  const ttl = options.tokenTtlSeconds;
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1)) {
+    // OAuth's expires_in is whole seconds, and a token that expires at once serves no request.
+    throw new Error(`tokenTtlSeconds must be an integer >= 1, not ${String(ttl)}`);
+  }
   const quirks: DataQuirks = { ...options.quirks };
   const stats = new StatsRecorder();
   const auth = new AuthService(seed, now, options.tokenTtlSeconds ?? 3600);

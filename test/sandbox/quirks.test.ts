@@ -92,6 +92,21 @@ describe('data quirks', () => {
       expect(ids.slice(20, 23)).toEqual(ids.slice(17, 20));
     }));
 
+  it('duplicateDevicesAcrossPages: an overlap of a whole page or more still brings one new device a page', () =>
+    withQuirks({ duplicateDevicesAcrossPages: 5 }, async (sandbox, token) => {
+      // At limit 3 the overlap is capped at 2; were it the whole page, the walk would never end.
+      const { ids, pages } = await walk(
+        sandbox,
+        token,
+        '/v1/orgDevices',
+        { limit: '3', ...FIELDS },
+        200,
+      );
+      expect([...new Set(ids)]).toEqual(allSerials(sandbox));
+      expect(pages).toBe(95 - 2);
+      expect(ids.slice(3, 5)).toEqual(ids.slice(1, 3));
+    }));
+
   it('assignmentsToUnknownDevices: ghost serials appear in the first server list only', () =>
     withQuirks({ assignmentsToUnknownDevices: 4 }, async (sandbox, token) => {
       const server = sandbox.fleet.servers[0];
