@@ -415,14 +415,10 @@ describe('token endpoint throttle (tokenThrottle)', () => {
     expect(first.status).toBe(200);
     clock += 20_000;
     const assertion = await assertionFor(account, nowSeconds());
-    const response = await fetch(sandbox.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(tokenForm(account, assertion)).toString(),
-    });
+    const response = await postToken(sandbox, tokenForm(account, assertion));
     expect(response.status).toBe(429);
     expect(response.headers.get('retry-after')).toBe('40');
-    expect(await response.json()).toEqual({
+    expect(response.body).toEqual({
       error: 'invalid_request',
       error_description: expect.stringMatching(/too many token requests/),
     });
@@ -447,13 +443,10 @@ describe('token endpoint throttle (tokenThrottle)', () => {
         .status,
     ).toBe(200);
     clock += 20_500;
-    const response = await fetch(sandbox.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(
-        tokenForm(account, await assertionFor(account, nowSeconds())),
-      ).toString(),
-    });
+    const response = await postToken(
+      sandbox,
+      tokenForm(account, await assertionFor(account, nowSeconds())),
+    );
     expect(response.status).toBe(429);
     // 39.5 s remain: a client that waits 39 would be refused again.
     expect(response.headers.get('retry-after')).toBe('40');
@@ -467,16 +460,13 @@ describe('token endpoint throttle (tokenThrottle)', () => {
         .status,
     ).toBe(200);
     clock += 29_000;
-    const response = await fetch(sandbox.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(
-        tokenForm(account, await assertionFor(account, nowSeconds())),
-      ).toString(),
-    });
+    const response = await postToken(
+      sandbox,
+      tokenForm(account, await assertionFor(account, nowSeconds())),
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get('retry-after')).toBeNull();
-    expect(((await response.json()) as { error: string }).error).toBe('invalid_request');
+    expect(response.body.error).toBe('invalid_request');
     clock += 1_000;
     expect(
       (await postToken(sandbox, tokenForm(account, await assertionFor(account, nowSeconds()))))

@@ -104,13 +104,17 @@ export function tokenForm(
 export async function postToken(
   sandbox: Sandbox,
   form: Record<string, string> | string,
-): Promise<{ status: number; body: Record<string, unknown> }> {
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
   const response = await fetch(sandbox.tokenUrl, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: typeof form === 'string' ? form : new URLSearchParams(form).toString(),
   });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 export async function getToken(
