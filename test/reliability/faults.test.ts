@@ -179,6 +179,22 @@ describe('faults the collector absorbs', () => {
   // Was a bug: node-fetch 2.7 notices a premature close only on chunked bodies, so a
   // connection cut part-way through a Content-Length body waited for the whole
   // requestTimeoutMs (60 s by default) before the retry. The transport now fails fast.
+  it('every connection dropped after its first answer, without warning: a request caught by a drop is retried, graph complete', async () => {
+    const { result: graph, output } = await captureOutput(() =>
+      collectWith({ dropConnectionAfter: 1 }, { env: { LOG_LEVEL: 'warn' } }),
+    );
+    expectSameAsBaseline(graph);
+    const stats = sandbox.stats();
+    // Every answer ends its connection (as a reported drop after about 20 pages does, at last).
+    expect(stats.faultsInjected.dropConnection).toBe(stats.totalRequests);
+    expect(pagesServedMoreThanOnce(stats)).toEqual([]);
+    // A request sent on a connection as it closed failed without an answer and was sent again;
+    // nothing more than that.
+    const retried = output.split('\n').filter((line) => line.includes('Retrying'));
+    expect(retried.length).toBeLessThanOrEqual(stats.faultsInjected.dropConnection);
+    for (const line of retried) expect(line).toMatch(/network error|socket hang up|ECONNRESET/);
+  });
+
   it('a connection reset mid-body is reported as a network error at once, not as a timeout', async () => {
     const { result: graph, output } = await captureOutput(() =>
       collectWith(

@@ -1,4 +1,4 @@
-import { request, type IncomingHttpHeaders } from 'http';
+import { Agent, request, type IncomingHttpHeaders } from 'http';
 import { performance } from 'perf_hooks';
 import { FaultEngine } from './faults';
 import { startSandbox, type FaultConfig, type Sandbox } from './index';
@@ -496,6 +496,51 @@ describe('faults', () => {
     expect(sandbox.stats().faultsInjected.concurrency).toBe(1);
   });
 
+  it('closes a connection after dropConnectionAfter answers on it, with no warning in the answer', async () => {
+    sandbox.setFaults({ dropConnectionAfter: 2 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets: string[] = [];
+    const closed: string[] = [];
+    const get = () =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        const req = request(
+          `${sandbox.apiBaseUrl}/v1/mdmServers`,
+          { agent, headers: { authorization: `Bearer ${token}` } },
+          (res) => {
+            res.resume();
+            res.on('end', () =>
+              resolve({ status: res.statusCode, connection: res.headers.connection }),
+            );
+          },
+        );
+        req.on('socket', (socket) => {
+          const name = `${socket.localPort}`;
+          if (!sockets.includes(name)) {
+            sockets.push(name);
+            socket.on('close', () => closed.push(name));
+          }
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const answers = [];
+      for (let i = 0; i < 3; i++) {
+        answers.push(await get());
+        // Time for the close to arrive, so the agent does not reuse a closing socket.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+      expect(answers.map((a) => a.connection)).toEqual(['keep-alive', 'keep-alive', 'keep-alive']);
+      // Two answers on the first connection, then it was closed; the third came on a new one.
+      expect(sockets).toHaveLength(2);
+      expect(closed).toEqual([sockets[0]]);
+      expect(sandbox.stats().faultsInjected.dropConnection).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('keeps counting requests in flight across a stats reset, so the cap still holds', async () => {
     sandbox.setFaults({
       maxConcurrent: { limit: 1, action: '503' },
@@ -751,6 +796,7 @@ describe('faults', () => {
       /rateLimit\.rps must be a positive integer \(requests in its window\), not 2\.5/,
     ],
     ['a fractional perMinute', { rateLimit: { perMinute: 0.5 } }, /rateLimit\.perMinute/],
+    ['a zero dropConnectionAfter', { dropConnectionAfter: 0 }, /dropConnectionAfter must be/],
     [
       'a rateLimit format typo',
       { rateLimit: { rps: 5, retryAfterFormat: 'none' } },

@@ -28,6 +28,7 @@ const CONFIG_KEYS = [
   'revokeTokenAfterRequests',
   'maxConcurrent',
   'tokenThrottle',
+  'dropConnectionAfter',
 ];
 const QUIRK_KEYS = [
   'repeatCursorOnPage',
@@ -241,6 +242,7 @@ export function validateFaultConfig(config: unknown): asserts config is FaultCon
     min: 0,
     integer: true,
   });
+  checkNumber(config.dropConnectionAfter, 'dropConnectionAfter', { min: 1, integer: true });
   if (config.maxConcurrent !== undefined) {
     const cap = config.maxConcurrent;
     checkObject(cap, 'maxConcurrent');

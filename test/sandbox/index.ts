@@ -109,6 +109,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   let faults = new FaultEngine(options.faults ?? {}, now);
 
   const sockets = new Set<Socket>();
+  /** Answers finished on each connection (`dropConnectionAfter`). */
+  const answeredOn = new WeakMap<Socket, number>();
+  /** Connections closed by `dropConnectionAfter`: what still comes on them is not read. */
+  const dropped = new WeakSet<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
 
@@ -199,6 +203,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const url = new URL(req.url ?? '/', apiBaseUrl);
     if (url.pathname.startsWith(CONTROL_PREFIX)) return control(req, res, url.pathname);
 
+    if (dropped.has(req.socket)) {
+      // A request sent on a connection the sandbox has closed: a real server never reads it.
+      req.socket.destroy();
+      return;
+    }
     const where = route(url.pathname);
     const endpoint = where.endpoint;
     const engine = faults;
@@ -216,6 +225,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       stats.departed();
     };
     res.on('close', depart);
+    const dropAfter = engine.config.dropConnectionAfter;
+    if (dropAfter !== undefined) {
+      const socket = req.socket;
+      res.on('finish', () => {
+        const answered = (answeredOn.get(socket) ?? 0) + 1;
+        answeredOn.set(socket, answered);
+        if (answered < dropAfter || dropped.has(socket)) return;
+        stats.fault('dropConnection');
+        // Closed once the answer is flushed, whatever the client has sent since.
+        dropped.add(socket);
+        socket.end();
+      });
+    }
 
     const cap = engine.config.maxConcurrent;
     if (cap && stats.inFlight > cap.limit) {

@@ -237,6 +237,13 @@ export interface FaultConfig {
    * (`invalid_request`): 429 with Retry-After (default) or 400 without, as clients report both.
    */
   tokenThrottle?: { minIntervalSeconds: number; status?: 429 | 400 };
+  /**
+   * Every connection is closed by the sandbox once it has answered this many requests on it,
+   * right after the last answer and without `Connection: close`, as Apple was reported to drop a
+   * long walk's connection after about 20 pages. A client that sends its next request on the
+   * connection before it sees it close meets a reset or a hang-up with no answer.
+   */
+  dropConnectionAfter?: number;
 }
 
 export interface DataQuirks {
