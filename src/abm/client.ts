@@ -145,7 +145,7 @@ export class AbmClient {
         if (!firstPage || !refused || i + 1 >= fieldsets.length) throw err;
         this.logger?.info(
           { endpoint, status: 400 },
-          `${endpoint}: Apple refused the fieldset that names purchaseSourceId (${err.message}); asking again with the spelling of Apple's example, purchaseSourceUid.`,
+          `${endpoint}: Apple refused the first page of the device list (${err.message}); asking once more, with the purchase source id spelled as in Apple's example (purchaseSourceUid) in case the fieldset was the cause.`,
         );
       }
     }

@@ -404,7 +404,7 @@ describe('faults the collector absorbs', () => {
         expect(quirky.stats().byEndpoint['orgDevices.list']['400']).toBe(1);
         expect(pagesServedMoreThanOnce(quirky.stats())).toEqual([]);
         expect(output).not.toMatch(/WARN/);
-        expect(output).toContain('asking again with the spelling of Apple');
+        expect(output).toContain("spelled as in Apple's example (purchaseSourceUid)");
         // The same graph but for the raw data's spelling: every device keeps its source id.
         const sourceIds = (g: CollectedGraph) =>
           ofType(g.entities, Types.DEVICE)
