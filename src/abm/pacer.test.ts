@@ -456,6 +456,27 @@ describe('Pacer', () => {
     },
   );
 
+  it('keeps a walk of one request at a time near a 6 rps limit after its first 429', async () => {
+    // Here the second before the refusal held exactly what the server admitted, its requests
+    // far apart: a pace learned from one success fewer would be 1.2 times slower than this.
+    let admitted: number[] = [];
+    const rps = 6;
+    const requests = 600;
+    const { timeMs, throttled } = await simulate({
+      requests,
+      inFlight: 1,
+      latencyMs: 50,
+      answer: (at) => {
+        admitted = admitted.filter((t) => t > at - 1000);
+        if (admitted.length >= rps) return 1000;
+        admitted.push(at);
+        return undefined;
+      },
+    });
+    expect(throttled).toBeLessThanOrEqual(2);
+    expect(timeMs).toBeLessThanOrEqual((requests / rps) * 1000 * 1.1);
+  });
+
   it.each([1, 2, 3, 4, 5])(
     'keeps under a 20 rps limit when answers take 5 to 45 ms, with few 429s after the first burst (seed %i)',
     async (seed) => {

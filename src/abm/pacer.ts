@@ -2,9 +2,10 @@
  * Keeps requests at a pace the server accepts. Apple publishes no rate limit,
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
  * the requests the server accepted in the second before it (the successes
- * that completed in that second, less one, see `acceptedInWindow`: a request
- * still in flight, or one refused too, says nothing about the limit). A
- * `Retry-After` pauses every request, not just the one that was refused.
+ * that completed in that second, at times less one, see `acceptedInWindow`:
+ * a request still in flight, or one refused too, says nothing about the
+ * limit). A `Retry-After` pauses every request, not just the one that was
+ * refused.
  *
  * A 429 that arrives while that pause lasts answers a request sent before
  * the pace was set, so it is not taken as evidence that the new pace is too
@@ -63,6 +64,8 @@ const SAFETY = 1.03;
 const BACKOFF_FACTOR = 1.2;
 const PROBE_FACTOR = 0.98;
 const MAX_PROBE_AFTER = 50_000;
+/** Spacing below which the count of a second may hold one request of the second before. */
+const JITTER_MS = 100;
 /** Accepted requests in the window below which a learned pace is provisional. */
 const MIN_EVIDENCE = 5;
 /** Successes after which a provisional pace is doubled. */
@@ -229,15 +232,17 @@ export class Pacer {
 
   /**
    * The successes that completed after `since`, as a count of what the server admitted in its own
-   * last second: one fewer, once there are enough to learn from. The server counts arrivals and
-   * we count completions, which follow them by a latency that varies, so the completions of our
-   * last second often take in one request that arrived before the server's second began: counted,
-   * at 20 a second, it set a pace a little above the limit, which then cost a 429 and its pause
-   * every few seconds, each taken for a stray (docs/reliability.md, how the pace is learned).
+   * last second: one fewer when they are many and close together. The server counts arrivals
+   * and we count completions, which follow them by a latency that varies by some tens of ms
+   * (a busy event loop, the network): when requests are less than JITTER_MS apart, the second
+   * before the 429 often holds one more than the server's did. Counted, at a limit of 20 a second,
+   * it set a pace a little above the limit, and a 429 and its pause followed every few seconds,
+   * each taken for a stray. Further apart, the count is exact, and one fewer would pace a walk
+   * of 6 a second at 5 (docs/performance-rounds.md, seventeenth round).
    */
   private acceptedInWindow(since: number): number {
     const count = this.acceptedSince(since);
-    return count > MIN_EVIDENCE ? count - 1 : count;
+    return count > MIN_EVIDENCE && WINDOW_MS / count < JITTER_MS ? count - 1 : count;
   }
 
   /** Successes that completed after `time` (within the kept window). */
