@@ -176,9 +176,6 @@ describe('faults the collector absorbs', () => {
     expect(pagesServedMoreThanOnce(stats)).toEqual([]);
   });
 
-  // Was a bug: node-fetch 2.7 notices a premature close only on chunked bodies, so a
-  // connection cut part-way through a Content-Length body waited for the whole
-  // requestTimeoutMs (60 s by default) before the retry. The transport now fails fast.
   it('every connection dropped after its first answer, without warning: a request caught by a drop is retried, graph complete', async () => {
     const { result: graph, output } = await captureOutput(() =>
       collectWith({ dropConnectionAfter: 1 }, { env: { LOG_LEVEL: 'warn' } }),
@@ -195,6 +192,9 @@ describe('faults the collector absorbs', () => {
     for (const line of retried) expect(line).toMatch(/network error|socket hang up|ECONNRESET/);
   });
 
+  // Was a bug: node-fetch 2.7 notices a premature close only on chunked bodies, so a
+  // connection cut part-way through a Content-Length body waited for the whole
+  // requestTimeoutMs (60 s by default) before the retry. The transport now fails fast.
   it('a connection reset mid-body is reported as a network error at once, not as a timeout', async () => {
     const { result: graph, output } = await captureOutput(() =>
       collectWith(

@@ -200,14 +200,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', apiBaseUrl);
-    if (url.pathname.startsWith(CONTROL_PREFIX)) return control(req, res, url.pathname);
-
     if (dropped.has(req.socket)) {
       // A request sent on a connection the sandbox has closed: a real server never reads it.
       req.socket.destroy();
       return;
     }
+    const url = new URL(req.url ?? '/', apiBaseUrl);
+    if (url.pathname.startsWith(CONTROL_PREFIX)) return control(req, res, url.pathname);
+
     const where = route(url.pathname);
     const endpoint = where.endpoint;
     const engine = faults;
