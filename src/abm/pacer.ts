@@ -2,7 +2,7 @@
  * Keeps requests at a pace the server accepts. Apple publishes no rate limit,
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
  * the requests the server accepted in the second before it (the successes
- * that completed in that second, at times less one, see `acceptedInWindow`:
+ * that completed in that second, at times less one, see `admittedOf`:
  * a request still in flight, or one refused too, says nothing about the
  * limit). A `Retry-After` pauses every request, not just the one that was
  * refused.
@@ -196,7 +196,7 @@ export class Pacer {
     // it was spent sending.
     const since = Math.max(now - WINDOW_MS, previousPauseEnd);
     const accepted = this.acceptedSince(since);
-    const learned = (WINDOW_MS / Math.max(1, this.acceptedInWindow(since))) * SAFETY;
+    const learned = (WINDOW_MS / Math.max(1, admittedOf(accepted))) * SAFETY;
     // Once a pace is in force: the rate the server admitted while we were sending, if we were
     // sending for most of the second; nothing if it was mostly pause.
     const spanMs = now - since;
@@ -228,21 +228,6 @@ export class Pacer {
     this.recent.length = 0;
     this.recentNext = 0;
     this.recentThrottles = 0;
-  }
-
-  /**
-   * The successes that completed after `since`, as a count of what the server admitted in its own
-   * last second: one fewer when they are many and close together. The server counts arrivals
-   * and we count completions, which follow them by a latency that varies by some tens of ms
-   * (a busy event loop, the network): when requests are less than JITTER_MS apart, the second
-   * before the 429 often holds one more than the server's did. Counted, at a limit of 20 a second,
-   * it set a pace a little above the limit, and a 429 and its pause followed every few seconds,
-   * each taken for a stray. Further apart, the count is exact, and one fewer would pace a walk
-   * of 6 a second at 5 (docs/performance-rounds.md, seventeenth round).
-   */
-  private acceptedInWindow(since: number): number {
-    const count = this.acceptedSince(since);
-    return count > MIN_EVIDENCE && WINDOW_MS / count < JITTER_MS ? count - 1 : count;
   }
 
   /** Successes that completed after `time` (within the kept window). */
@@ -282,4 +267,18 @@ export class Pacer {
       this.completionsHead = 0;
     }
   }
+}
+
+/**
+ * What the server admitted in its own last second, from the successes that completed in ours:
+ * one fewer when they are many and close together. The server counts arrivals and we count
+ * completions, which follow them by a latency that varies by some tens of ms (a busy event loop,
+ * the network): when requests are less than JITTER_MS apart, the second before the 429 often
+ * holds one more than the server's did. Counted, at a limit of 20 a second, it set a pace a little
+ * above the limit, and a 429 and its pause followed every few seconds, each taken for a stray.
+ * Further apart, the count is exact, and one fewer would pace a walk of 6 a second at 5
+ * (docs/performance-rounds.md, seventeenth round).
+ */
+function admittedOf(accepted: number): number {
+  return accepted > MIN_EVIDENCE && WINDOW_MS / accepted < JITTER_MS ? accepted - 1 : accepted;
 }
