@@ -50,6 +50,25 @@ describe('HttpTransport', () => {
     },
   );
 
+  it('tells the pacer when each request left, so answers in flight at a 429 count toward its pace', async () => {
+    // Four requests leave at once; the fourth is refused at once, the other three answer after the
+    // 429: the server admitted them in the second it refused the fourth, so the pace is 3 a second,
+    // not the 1 a second the successes already back (none) would say.
+    const release: Array<() => void> = [];
+    const fetch = fakeFetch((_, __, call) => {
+      if (call === 4) return { status: 429, headers: { 'retry-after': '1' } };
+      if (call > 4) return { body: {} };
+      return new Promise((resolve) => release.push(() => resolve({ body: {} })));
+    });
+    const { t } = transport(fetch);
+    const requests = [1, 2, 3, 4].map(() => t.request(request));
+    while (release.length < 3 || t.stats.throttled === 0) await new Promise(setImmediate);
+    expect(t.paceIntervalMs).toBeCloseTo(1000 * 1.03, 5);
+    for (const answer of release) answer();
+    await Promise.all(requests);
+    expect(t.paceIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
+  });
+
   it('honours Retry-After in seconds and as an HTTP date on 429', async () => {
     const clock = virtualClock(Date.parse('2026-01-01T00:00:00Z'));
     const fetch = fakeFetch((_, __, call) => {

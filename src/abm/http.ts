@@ -280,7 +280,7 @@ export class HttpTransport {
       const timing: AttemptTiming = {};
       try {
         const response = await this.attempt(request, timing);
-        this.pacer.onSuccess();
+        this.pacer.onSuccess(timing.sentAt);
         return response;
       } catch (err) {
         if (!(err instanceof TransientFailure)) throw err;
@@ -426,6 +426,7 @@ export class HttpTransport {
         // The pause holds every request, so it may not outlast what is left of the run's budget.
         this.pacer.onThrottled(
           Math.min(retryAfterMs ?? this.options.baseBackoffMs, Math.max(0, this.retryBudgetLeftMs)),
+          timing.sentAt,
         );
         throw new TransientFailure(
           `rate limited (${describeErrorBody({ json, text })})`,

@@ -1,11 +1,13 @@
 /**
  * Keeps requests at a pace the server accepts. Apple publishes no rate limit,
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
- * the requests the server accepted in the second before it (the successes
- * that completed in that second, at times less one, see `admittedOf`:
- * a request still in flight, or one refused too, says nothing about the
- * limit). A `Retry-After` pauses every request, not just the one that was
- * refused.
+ * the requests the server accepted in the second before it: the successes
+ * of that second (by when they completed, at times less one, or, when they
+ * were far apart, by when they were sent; see `lastSecond` and `admittedOf`),
+ * and then each request that was still in flight, sent before the refused
+ * one, as it succeeds (see `Learning`). A request refused too says nothing
+ * about the limit. A `Retry-After` pauses every request, not just the one
+ * that was refused.
  *
  * A 429 that arrives while that pause lasts answers a request sent before
  * the pace was set, so it is not taken as evidence that the new pace is too
@@ -57,6 +59,8 @@ export interface PacerOptions {
 }
 
 const WINDOW_MS = 1000;
+/** How long successes are kept: a second, and the time a request sent in it may take to answer. */
+const KEEP_MS = 3000;
 /** Most completion times kept: a pace beyond this many requests a second is never needed. */
 const MAX_COMPLETIONS = 10_000;
 /** Margin under the learned limit, for clock and network jitter. */
@@ -91,9 +95,11 @@ export class Pacer {
   private intervalMs = 0;
   private nextStartAt = 0;
   private pausedUntil = -Infinity;
-  /** Times successes completed, oldest first, within about the last window. */
+  /** Times successes completed, oldest first, within about the last KEEP_MS. */
   private readonly completions: number[] = [];
   private completionsHead = 0;
+  /** When each of those successes was sent (NaN when not known), in the same order. */
+  private readonly sentTimes: number[] = [];
   private successesSinceChange = 0;
   private probeAfter: number;
   /** The interval before the latest probe, while that probe is unconfirmed. */
@@ -110,6 +116,12 @@ export class Pacer {
   private cycleStart: number | undefined;
   /** Successes completed since `cycleStart`. */
   private cycleAccepted = 0;
+  /**
+   * The per-second count behind the pace the last 429 set, while requests sent before the refused
+   * one may still be in flight: each that succeeds was admitted in the second that refused it, and
+   * is counted in (see `Learning`).
+   */
+  private learning: Learning | undefined;
 
   constructor(private readonly options: PacerOptions) {
     this.probeAfter = options.probeAfterSuccesses ?? 200;
@@ -138,13 +150,29 @@ export class Pacer {
     this.nextStartAt = this.options.now() + this.intervalMs;
   }
 
-  onSuccess(): void {
+  /** Records a success; `sentAt`, when the request left, tells one that was in flight at a 429. */
+  onSuccess(sentAt?: number): void {
     const now = this.options.now();
     if (this.cycleStart !== undefined && now >= this.cycleStart) this.cycleAccepted += 1;
     this.completions.push(now);
-    this.forgetBefore(now - WINDOW_MS);
+    this.sentTimes.push(sentAt ?? NaN);
+    this.forgetBefore(now - KEEP_MS);
     this.remember(false);
     if (this.intervalMs === 0) return;
+    const { learning } = this;
+    if (
+      learning &&
+      sentAt !== undefined &&
+      sentAt <= learning.refusedSentAt &&
+      sentAt > learning.refusedSentAt - learning.spanMs
+    ) {
+      // In flight when the 429 came, sent in the span before the refused request: a success the
+      // span's count could not see.
+      learning.admitted += 1;
+      this.intervalMs = paceOf(learning);
+      if (learning.first) this.provisional = learning.admitted < MIN_EVIDENCE;
+      return;
+    }
     this.successesSinceChange += 1;
     if (this.successesSinceChange < (this.provisional ? FAST_PROBE_AFTER : this.probeAfter)) {
       return;
@@ -168,9 +196,17 @@ export class Pacer {
     return this.provisional;
   }
 
-  /** Records a 429 and how long the server asked us to wait. */
-  onThrottled(retryAfterMs: number): void {
+  /**
+   * Records a 429 and how long the server asked us to wait; `sentAt`, when the refused request
+   * left.
+   */
+  onThrottled(retryAfterMs: number, sentAt?: number): void {
     const now = this.options.now();
+    // Of the requests in flight when the 429 came, only those sent before every refused one can
+    // be known to have been admitted in the second that refused it.
+    if (this.learning && sentAt !== undefined) {
+      this.learning.refusedSentAt = Math.min(this.learning.refusedSentAt, sentAt);
+    }
     this.throttleCount += 1;
     const duringPause = now < this.pausedUntil;
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
@@ -188,25 +224,41 @@ export class Pacer {
         : 0;
     this.cycleStart = this.pausedUntil;
     this.cycleAccepted = 0;
+    this.learning = undefined;
 
     this.remember(true);
-    this.forgetBefore(now - WINDOW_MS);
-    // The successes in the last second: with a per-second limit, what the server admits. A second
-    // that was partly pause admits fewer, so it is strong evidence of a low limit only when most of
-    // it was spent sending.
-    const since = Math.max(now - WINDOW_MS, previousPauseEnd);
-    const accepted = this.acceptedSince(since);
-    const learned = (WINDOW_MS / Math.max(1, admittedOf(accepted))) * SAFETY;
-    // Once a pace is in force: the rate the server admitted while we were sending, if we were
-    // sending for most of the second; nothing if it was mostly pause.
-    const spanMs = now - since;
-    const evidence = spanMs >= WINDOW_MS / 2 ? (spanMs / Math.max(1, accepted)) * SAFETY : 0;
+    this.forgetBefore(now - KEEP_MS);
+    // What the server admitted in the second before this 429: with a per-second limit, its limit.
+    // A second that was partly pause admits fewer, so once a pace is in force it is evidence
+    // against the pace only when most of it was spent sending.
+    const second = this.lastSecond(now, previousPauseEnd, sentAt);
+    const evidence =
+      second.spanMs >= WINDOW_MS / 2 ? (second.spanMs / Math.max(1, second.admitted)) * SAFETY : 0;
     if (this.intervalMs === 0) {
-      this.intervalMs = learned;
-      this.provisional = accepted < MIN_EVIDENCE;
+      const admitted = admittedOf(second.admitted);
+      this.intervalMs = (WINDOW_MS / Math.max(1, admitted)) * SAFETY;
+      this.provisional = admitted < MIN_EVIDENCE;
+      if (sentAt !== undefined) {
+        this.learning = {
+          refusedSentAt: sentAt,
+          admitted,
+          spanMs: WINDOW_MS,
+          atLeastMs: 0,
+          first: true,
+        };
+      }
     } else if (this.beforeProbeMs !== undefined) {
       // The probe went too far: back to the pace that held, and probe less often.
       this.intervalMs = Math.max(evidence, this.beforeProbeMs);
+      if (evidence > 0 && sentAt !== undefined) {
+        this.learning = {
+          refusedSentAt: sentAt,
+          admitted: second.admitted,
+          spanMs: second.spanMs,
+          atLeastMs: this.beforeProbeMs,
+          first: false,
+        };
+      }
       this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
       this.provisional = false;
     } else if (this.recentThrottles >= SUSTAINED_THROTTLES) {
@@ -220,6 +272,7 @@ export class Pacer {
     if (cycleMs > this.intervalMs * STRONG_EVIDENCE) {
       this.intervalMs = cycleMs;
       this.provisional = false;
+      this.learning = undefined;
     }
     this.intervalMs = Math.min(this.intervalMs, MAX_INTERVAL_MS);
     this.beforeProbeMs = undefined;
@@ -228,6 +281,36 @@ export class Pacer {
     this.recent.length = 0;
     this.recentNext = 0;
     this.recentThrottles = 0;
+  }
+
+  /**
+   * The successes of the second before a 429, and the span they were counted over (the part of
+   * that second after the last pause). Counted by when they completed, unless they were sent far
+   * apart and the refused request's sending time is known: then by when they were sent, in the
+   * second before it was. The server counts arrivals, which follow the sends by about the same
+   * time each, where the completions follow them by the answers' time, which can vary by hundreds
+   * of ms: one request at a time against 3 a second, with answers of 200 to 600 ms, completed 2 in
+   * the second before its 429. Close together, the sending times move with a busy event loop by
+   * as much as their spacing (docs/performance-rounds.md, seventeenth round), and the count is by
+   * completion, less one (`admittedOf`).
+   */
+  private lastSecond(
+    now: number,
+    pauseEnd: number,
+    sentAt: number | undefined,
+  ): { admitted: number; spanMs: number } {
+    const since = Math.max(now - WINDOW_MS, pauseEnd);
+    const completed = { admitted: this.acceptedSince(since), spanMs: now - since };
+    if (sentAt === undefined) return completed;
+    const from = Math.max(sentAt - WINDOW_MS, pauseEnd);
+    let sent = 0;
+    for (let i = this.completions.length - 1; i >= this.completionsHead; i--) {
+      if (this.completions[i] <= from) break;
+      const at = this.sentTimes[i];
+      if (at > from && at <= sentAt) sent += 1;
+    }
+    const sparse = WINDOW_MS / Math.max(1, completed.admitted, sent) >= JITTER_MS;
+    return sparse ? { admitted: sent, spanMs: sentAt - from } : completed;
   }
 
   /** Successes that completed after `time` (within the kept window). */
@@ -264,9 +347,36 @@ export class Pacer {
     // Compact now and then so the array does not grow with the run.
     if (this.completionsHead > 1024 && this.completionsHead * 2 > completions.length) {
       completions.splice(0, this.completionsHead);
+      this.sentTimes.splice(0, this.completionsHead);
       this.completionsHead = 0;
     }
   }
+}
+
+/**
+ * The count a pace was set from, and what it may take in. The successes counted are those that
+ * completed in the last second; with several requests in flight and answers that take a while,
+ * some that the server admitted in that second are still on their way when its 429 comes. Counted
+ * without them, the pace at 6 a second with 4 requests in flight was learned at 5, and a
+ * provisional pace doubled and refused fell back to one as low (docs/performance-rounds.md,
+ * eighteenth round).
+ */
+interface Learning {
+  /** When the earliest refused request of the burst was sent. */
+  refusedSentAt: number;
+  /** Requests the server admitted in the span, as counted so far. */
+  admitted: number;
+  /** The span counted: the second before the 429, or the part of it spent sending. */
+  spanMs: number;
+  /** Least spacing the pace may take, however many are counted in (the pace before a probe). */
+  atLeastMs: number;
+  /** Whether this is the run's first pace, which is provisional while its count is small. */
+  first: boolean;
+}
+
+function paceOf(learning: Learning): number {
+  const spacing = (learning.spanMs / Math.max(1, learning.admitted)) * SAFETY;
+  return Math.min(MAX_INTERVAL_MS, Math.max(learning.atLeastMs, spacing));
 }
 
 /**
