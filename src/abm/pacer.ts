@@ -3,11 +3,10 @@
  * so the pace is learned: it starts unlimited, and the first 429 sets it from
  * the requests the server accepted in the second before it: the successes
  * of that second (by when they completed, at times less one, or, when they
- * were far apart, by when they were sent; see `lastSecond` and `admittedOf`),
- * and then each request that was still in flight, sent before the refused
- * one, as it succeeds (see `Learning`). A request refused too says nothing
- * about the limit. A `Retry-After` pauses every request, not just the one
- * that was refused.
+ * were far apart, by when they were sent, and then each request sent in it
+ * that was still in flight, as it succeeds; see `sentSecond`, `Learning` and
+ * `admittedOf`). A request refused too says nothing about the limit. A
+ * `Retry-After` pauses every request, not just the one that was refused.
  *
  * A 429 that arrives while that pause lasts answers a request sent before
  * the pace was set, so it is not taken as evidence that the new pace is too
@@ -160,14 +159,9 @@ export class Pacer {
     this.remember(false);
     if (this.intervalMs === 0) return;
     const { learning } = this;
-    if (
-      learning &&
-      sentAt !== undefined &&
-      sentAt <= learning.refusedSentAt &&
-      sentAt > learning.refusedSentAt - learning.spanMs
-    ) {
-      // In flight when the 429 came, sent in the span before the refused request: a success the
-      // span's count could not see.
+    if (learning && sentAt !== undefined && sentAt > learning.from && sentAt <= learning.to) {
+      // In flight when the 429 came, sent in the second before the refused request: admitted in
+      // the second that refused it, and not yet counted.
       learning.admitted += 1;
       this.intervalMs = paceOf(learning);
       if (learning.first) this.provisional = learning.admitted < MIN_EVIDENCE;
@@ -178,6 +172,8 @@ export class Pacer {
       return;
     }
     this.successesSinceChange = 0;
+    // The pace moves on its own now: a success still in flight from before says nothing of it.
+    this.learning = undefined;
     this.beforeProbeMs = this.intervalMs;
     if (!this.provisional) {
       this.intervalMs *= PROBE_FACTOR;
@@ -202,13 +198,19 @@ export class Pacer {
    */
   onThrottled(retryAfterMs: number, sentAt?: number): void {
     const now = this.options.now();
-    // Of the requests in flight when the 429 came, only those sent before every refused one can
-    // be known to have been admitted in the second that refused it.
-    if (this.learning && sentAt !== undefined) {
-      this.learning.refusedSentAt = Math.min(this.learning.refusedSentAt, sentAt);
-    }
     this.throttleCount += 1;
     const duringPause = now < this.pausedUntil;
+    // Of the requests in flight when the 429 came, only those sent before every refused one can
+    // be known to have been admitted in the second that refused it: an earlier refusal moves the
+    // second counted, and the count is taken again.
+    const { learning } = this;
+    if (duringPause && learning && sentAt !== undefined && sentAt < learning.to) {
+      learning.to = sentAt;
+      learning.from = Math.max(learning.after, sentAt - WINDOW_MS);
+      learning.admitted = this.sentBetween(learning.from, learning.to);
+      this.intervalMs = paceOf(learning);
+      if (learning.first) this.provisional = learning.admitted < MIN_EVIDENCE;
+    }
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
     const previousPauseEnd = this.pausedUntil;
     this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
@@ -228,36 +230,29 @@ export class Pacer {
 
     this.remember(true);
     this.forgetBefore(now - KEEP_MS);
-    // What the server admitted in the second before this 429: with a per-second limit, its limit.
-    // A second that was partly pause admits fewer, so once a pace is in force it is evidence
-    // against the pace only when most of it was spent sending.
-    const second = this.lastSecond(now, previousPauseEnd, sentAt);
-    const evidence =
-      second.spanMs >= WINDOW_MS / 2 ? (second.spanMs / Math.max(1, second.admitted)) * SAFETY : 0;
+    // The successes in the last second: with a per-second limit, what the server admits. A second
+    // that was partly pause admits fewer, so once a pace is in force it is evidence against the
+    // pace only when most of it was spent sending.
+    const since = Math.max(now - WINDOW_MS, previousPauseEnd);
+    const accepted = this.acceptedSince(since);
+    const spanMs = now - since;
+    const evidence = spanMs >= WINDOW_MS / 2 ? (spanMs / Math.max(1, accepted)) * SAFETY : 0;
+    // Where the pace is set from the second before this 429 (the first pace, or the fall back from
+    // a probe): counted by sending time when its requests were far apart (see `sentSecond`).
+    const sent =
+      sentAt === undefined ? undefined : this.sentSecond(sentAt, previousPauseEnd, accepted);
     if (this.intervalMs === 0) {
-      const admitted = admittedOf(second.admitted);
+      const admitted = sent ? sent.admitted : admittedOf(accepted);
       this.intervalMs = (WINDOW_MS / Math.max(1, admitted)) * SAFETY;
       this.provisional = admitted < MIN_EVIDENCE;
-      if (sentAt !== undefined) {
-        this.learning = {
-          refusedSentAt: sentAt,
-          admitted,
-          spanMs: WINDOW_MS,
-          atLeastMs: 0,
-          first: true,
-        };
-      }
+      if (sent) this.learning = { ...sent, atLeastMs: 0, first: true };
     } else if (this.beforeProbeMs !== undefined) {
       // The probe went too far: back to the pace that held, and probe less often.
-      this.intervalMs = Math.max(evidence, this.beforeProbeMs);
-      if (evidence > 0 && sentAt !== undefined) {
-        this.learning = {
-          refusedSentAt: sentAt,
-          admitted: second.admitted,
-          spanMs: second.spanMs,
-          atLeastMs: this.beforeProbeMs,
-          first: false,
-        };
+      if (sent) {
+        this.learning = { ...sent, atLeastMs: this.beforeProbeMs, first: false };
+        this.intervalMs = paceOf(this.learning);
+      } else {
+        this.intervalMs = Math.max(evidence, this.beforeProbeMs);
       }
       this.probeAfter = Math.min(MAX_PROBE_AFTER, this.probeAfter * 2);
       this.provisional = false;
@@ -284,33 +279,40 @@ export class Pacer {
   }
 
   /**
-   * The successes of the second before a 429, and the span they were counted over (the part of
-   * that second after the last pause). Counted by when they completed, unless they were sent far
-   * apart and the refused request's sending time is known: then by when they were sent, in the
-   * second before it was. The server counts arrivals, which follow the sends by about the same
-   * time each, where the completions follow them by the answers' time, which can vary by hundreds
-   * of ms: one request at a time against 3 a second, with answers of 200 to 600 ms, completed 2 in
-   * the second before its 429. Close together, the sending times move with a busy event loop by
-   * as much as their spacing (docs/performance-rounds.md, seventeenth round), and the count is by
-   * completion, less one (`admittedOf`).
+   * The successes of the second before the refused request was sent, counted by when they were
+   * sent, when they were far apart (10 or fewer, in that second and in the last one's
+   * completions) and most of that second was spent sending; otherwise undefined, and the count is
+   * the completions' of the last second.
+   *
+   * The server counts arrivals, which follow the sends by about the same time each, where
+   * completions follow them by the answers' time, which can vary by hundreds of ms: one request at
+   * a time against 3 a second, with answers of 200 to 600 ms, completed 2 in the second before its
+   * 429. Close together, sending times move with a busy event loop by as much as their spacing
+   * (docs/performance-rounds.md, seventeenth round). The requests of that second still in flight
+   * are counted as they succeed (`Learning`).
    */
-  private lastSecond(
-    now: number,
+  private sentSecond(
+    sentAt: number,
     pauseEnd: number,
-    sentAt: number | undefined,
-  ): { admitted: number; spanMs: number } {
-    const since = Math.max(now - WINDOW_MS, pauseEnd);
-    const completed = { admitted: this.acceptedSince(since), spanMs: now - since };
-    if (sentAt === undefined) return completed;
+    completed: number,
+  ): Pick<Learning, 'from' | 'to' | 'after' | 'admitted'> | undefined {
     const from = Math.max(sentAt - WINDOW_MS, pauseEnd);
-    let sent = 0;
+    if (sentAt - from < WINDOW_MS / 2) return undefined;
+    const admitted = this.sentBetween(from, sentAt);
+    const sparse = WINDOW_MS / Math.max(1, completed, admitted) >= JITTER_MS;
+    return sparse ? { from, to: sentAt, after: pauseEnd, admitted } : undefined;
+  }
+
+  /** Kept successes sent in (from, to]. */
+  private sentBetween(from: number, to: number): number {
+    let count = 0;
     for (let i = this.completions.length - 1; i >= this.completionsHead; i--) {
+      // A success completes after it was sent: none earlier in the list was sent after `from`.
       if (this.completions[i] <= from) break;
       const at = this.sentTimes[i];
-      if (at > from && at <= sentAt) sent += 1;
+      if (at > from && at <= to) count += 1;
     }
-    const sparse = WINDOW_MS / Math.max(1, completed.admitted, sent) >= JITTER_MS;
-    return sparse ? { admitted: sent, spanMs: sentAt - from } : completed;
+    return count;
   }
 
   /** Successes that completed after `time` (within the kept window). */
@@ -354,20 +356,23 @@ export class Pacer {
 }
 
 /**
- * The count a pace was set from, and what it may take in. The successes counted are those that
- * completed in the last second; with several requests in flight and answers that take a while,
- * some that the server admitted in that second are still on their way when its 429 comes. Counted
- * without them, the pace at 6 a second with 4 requests in flight was learned at 5, and a
- * provisional pace doubled and refused fell back to one as low (docs/performance-rounds.md,
- * eighteenth round).
+ * The second a pace was set from, counted by sending time, while requests sent in it may still be
+ * in flight. With several requests in flight and answers that take a while, some that the server
+ * admitted in that second are still on their way when its 429 comes; each is counted in as it
+ * succeeds. Counted without them, the pace at 6 a second with 4 requests in flight was learned at
+ * 5, and a provisional pace doubled and refused fell back to one as low
+ * (docs/performance-rounds.md, eighteenth round). Only a count by sending time takes them in: one
+ * by completion time covers other sends, and adding these to it counted more than a second's.
+ * It ends at the next 429 outside a pause, or when the pace moves on its own (a probe).
  */
 interface Learning {
-  /** When the earliest refused request of the burst was sent. */
-  refusedSentAt: number;
-  /** Requests the server admitted in the span, as counted so far. */
+  /** The second counted: successes sent in (from, to], `to` when the refused request was sent. */
+  from: number;
+  to: number;
+  /** When the pause before it ended: `from` is never earlier. */
+  after: number;
+  /** Successes sent in that second, as counted so far. */
   admitted: number;
-  /** The span counted: the second before the 429, or the part of it spent sending. */
-  spanMs: number;
   /** Least spacing the pace may take, however many are counted in (the pace before a probe). */
   atLeastMs: number;
   /** Whether this is the run's first pace, which is provisional while its count is small. */
@@ -375,7 +380,7 @@ interface Learning {
 }
 
 function paceOf(learning: Learning): number {
-  const spacing = (learning.spanMs / Math.max(1, learning.admitted)) * SAFETY;
+  const spacing = (WINDOW_MS / Math.max(1, learning.admitted)) * SAFETY;
   return Math.min(MAX_INTERVAL_MS, Math.max(learning.atLeastMs, spacing));
 }
 
