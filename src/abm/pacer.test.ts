@@ -130,7 +130,8 @@ describe('Pacer', () => {
     await clock.advance(40);
     pacer.onSuccess(400);
     expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
-    expect(pacer.isProvisional).toBe(false);
+    // Provisional as judged when the 429 came (3 back): a stray in a first burst looks the same.
+    expect(pacer.isProvisional).toBe(true);
     // Not counted: one sent after the refused one, one sent more than a second before it (a slow
     // answer, admitted in an earlier second), and one whose sending time is unknown.
     await clock.advance(40);
@@ -147,13 +148,18 @@ describe('Pacer', () => {
       await clock.advance(i === 0 ? 50 : 100);
       pacer.onSuccess(i * 100);
     }
-    await clock.advance(50);
+    // One more, sent at 435 and back at 448, before the refusal of the request sent at 450.
+    await clock.advance(448 - clock.time);
+    pacer.onSuccess(435);
+    await clock.advance(500 - clock.time);
     pacer.onThrottled(1000, 450);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
-    // Another refusal during the pause, of a request that left earlier: a success sent between
-    // the two was not admitted before the first refusal.
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 6) * 1.03, 5);
+    // Another refusal during the pause, of a request that left earlier, at 420: a success sent
+    // after it was not admitted in its second, so the second is counted again without the one
+    // sent at 435, and one sent at 430 is not taken in either.
     await clock.advance(10);
     pacer.onThrottled(1000, 420);
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
     await clock.advance(10);
     pacer.onSuccess(430);
     expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
@@ -246,7 +252,9 @@ describe('Pacer', () => {
       if (refused) pacer.onThrottled(1000, sentAt);
       else pacer.onSuccess(sentAt);
     }
-    expect(1000 / pacer.currentIntervalMs).toBeLessThanOrEqual(10);
+    // The completions' count, less one: 10 (by sending time alone, 7 in the second and 2 in
+    // flight would have been taken for requests far apart).
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 10) * 1.03, 5);
   });
 
   it('forgets the successes still in flight once the pace moves on its own', async () => {
@@ -356,7 +364,7 @@ describe('Pacer', () => {
     expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 8) * 1.03, 5);
   });
 
-  it('counts by completions when the refused request left before the last pause ended', async () => {
+  it('counts by completions when the refused request left just after the last pause ended', async () => {
     // Found in review: its second by sending time is then mostly pause, and held nothing.
     let t = 100;
     const pacer = new Pacer({ now: () => t, sleep: async () => {} });
@@ -375,6 +383,130 @@ describe('Pacer', () => {
     t = 6450;
     pacer.onThrottled(1000, 1250);
     expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 7) * 1.03, 5);
+  });
+
+  it('drops a stray 429 of a first burst within a few successes, however much of the burst it counts in', async () => {
+    // Found in review: no limit, four in flight; a stray refusal of the sixth request, answered
+    // at once, came back with four answers in and the rest of the burst in flight. Counted in,
+    // the rest made a count of 5 that was taken as settled: the run kept a pace of 6 a second
+    // to its end (376 s against 17 s in the review's simulation).
+    let t = 25;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    for (let i = 0; i < 4; i++) pacer.onSuccess(0);
+    t = 35;
+    pacer.onThrottled(1000, 25.5);
+    expect(pacer.isProvisional).toBe(true);
+    t = 50;
+    pacer.onSuccess(25);
+    pacer.onSuccess(26);
+    pacer.onSuccess(26.5);
+    for (let i = 0; i < 40; i++) {
+      t = 1100 + i * 300;
+      pacer.onSuccess(t - 25);
+    }
+    expect(pacer.currentIntervalMs).toBe(0);
+  });
+
+  it('keeps the pace that held through a stray 429 long after a probe', async () => {
+    // Found in review: the second before a refused request sent at an even pace of N a second
+    // holds N - 1 besides it; counted as the limit, every stray after a probe slowed the pace.
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 20 });
+    for (let i = 0; i < 5; i++) {
+      t = i * 200 + 120;
+      pacer.onSuccess(i * 200 + 100);
+    }
+    t = 1010;
+    pacer.onThrottled(1000, 1000);
+    const learned = pacer.currentIntervalMs;
+    let sent = 2100;
+    for (let i = 0; i < 30; i++) {
+      t = sent + 100;
+      pacer.onSuccess(sent);
+      sent = Math.max(t, sent + pacer.currentIntervalMs);
+    }
+    expect(pacer.currentIntervalMs).toBeLessThan(learned);
+    t = sent + 10;
+    pacer.onThrottled(1000, sent);
+    expect(pacer.currentIntervalMs).toBeCloseTo(learned, 5);
+  });
+
+  it('counts the request that left as a pause ended in the second after it', async () => {
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 3 });
+    for (let i = 0; i < 5; i++) {
+      t = i * 200 + 120;
+      pacer.onSuccess(i * 200 + 100);
+    }
+    t = 1010;
+    pacer.onThrottled(1000, 1000);
+    // The pause ends at 2010: requests leave at 2010, 2260 and 2510 (a probe after the third),
+    // and the next, at 2770, is refused. Its second held three, the first at the pause's end.
+    for (const sentAt of [2010, 2260, 2510]) {
+      t = sentAt + 20;
+      pacer.onSuccess(sentAt);
+    }
+    t = 2780;
+    pacer.onThrottled(1000, 2770);
+    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
+  });
+
+  it('leaves a pace alone when a request of a second counted before is refused after the pause', async () => {
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    for (let i = 0; i < 5; i++) {
+      t = i * 100 + 50;
+      pacer.onSuccess(i * 100);
+    }
+    t = 460;
+    pacer.onThrottled(1000, 450);
+    const learned = pacer.currentIntervalMs;
+    // A request sent at 350, refused long after, once the pause is over: a stray of an old second
+    // that changes nothing, the count of that second included.
+    t = 1600;
+    pacer.onThrottled(1000, 350);
+    expect(pacer.currentIntervalMs).toBe(learned);
+  });
+
+  it('forgets the successes in flight when a limit counted over a minute sets the pace', async () => {
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    await pacer.acquire();
+    for (let i = 0; i < 10; i++) {
+      t = i * 100 + 50;
+      pacer.onSuccess(i * 100);
+    }
+    // Refused with 59 s to wait: one cycle of a limit of 10 a minute.
+    t = 960;
+    pacer.onThrottled(59_000, 950);
+    const cycle = pacer.currentIntervalMs;
+    expect(cycle).toBeGreaterThan(5000);
+    t = 1000;
+    pacer.onSuccess(940);
+    expect(pacer.currentIntervalMs).toBe(cycle);
+  });
+
+  it('takes no evidence from the answers still on their way after a pause', async () => {
+    // Found in review: right after a pause, with answers of 500 ms, the span since the pause held
+    // two completions of the four requests sent, and a stray 429 answered at once read as a limit
+    // of under 3 a second; repeated, that dragged a run with no limit at all to 1 a second.
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    for (let i = 0; i < 5; i++) {
+      t = i * 200 + 120;
+      pacer.onSuccess(i * 200 + 100);
+    }
+    t = 1010;
+    pacer.onThrottled(1000, 1000);
+    const learned = pacer.currentIntervalMs;
+    // The pause ends at 2010; requests leave every 206 ms and answer in 500 ms.
+    for (const sentAt of [2010, 2216]) {
+      t = sentAt + 500;
+      pacer.onSuccess(sentAt);
+    }
+    t = 2750;
+    pacer.onThrottled(1000, 2740);
+    expect(pacer.currentIntervalMs).toBe(learned);
   });
 
   it('does not slow down further for 429s that arrive during the pause', async () => {
@@ -828,7 +960,8 @@ describe('Pacer', () => {
       // 0.5% of requests refused at random besides the limit, answers of 200 to 600 ms, 429s in
       // 10 ms. Found in review: the evidence against a held pace, counted by sending time, saw
       // only the answers already back and took each stray for a limit far lower; such runs took
-      // 6x to 9x the floor, 1.5x to 2.1x before the change that brought it in, 1.2x to 1.3x now.
+      // 6x to 9x the floor, 1.5x to 2.1x before the change that brought it in, 1.2x to 1.3x now
+      // (these seeds; over 20, the code now was faster than the code before in 19).
       const random = seeded(seed);
       let admitted: number[] = [];
       const rps = 10;

@@ -164,7 +164,6 @@ export class Pacer {
       // the second that refused it, and not yet counted.
       learning.admitted += 1;
       this.intervalMs = paceOf(learning);
-      if (learning.first) this.provisional = learning.admitted < MIN_EVIDENCE;
       return;
     }
     this.successesSinceChange += 1;
@@ -209,7 +208,6 @@ export class Pacer {
       learning.from = Math.max(learning.after, sentAt - WINDOW_MS);
       learning.admitted = this.sentBetween(learning.from, learning.to);
       this.intervalMs = paceOf(learning);
-      if (learning.first) this.provisional = learning.admitted < MIN_EVIDENCE;
     }
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
     const previousPauseEnd = this.pausedUntil;
@@ -235,8 +233,19 @@ export class Pacer {
     // pace only when most of it was spent sending.
     const since = Math.max(now - WINDOW_MS, previousPauseEnd);
     const accepted = this.acceptedSince(since);
-    const spanMs = now - since;
-    const evidence = spanMs >= WINDOW_MS / 2 ? (spanMs / Math.max(1, accepted)) * SAFETY : 0;
+    // As evidence, the count starts once the answers to what was sent after the pause can be
+    // back: before that, completions lag the sends by the answers' time (found in review: right
+    // after a pause, answers of 200 to 600 ms left one completion in the span, and a stray 429
+    // read as a limit of 2 a second).
+    const evidenceSince = Math.max(
+      since,
+      previousPauseEnd + this.longestAnswerSince(now - WINDOW_MS),
+    );
+    const spanMs = now - evidenceSince;
+    const evidence =
+      spanMs >= WINDOW_MS / 2
+        ? (spanMs / Math.max(1, this.acceptedSince(evidenceSince))) * SAFETY
+        : 0;
     // Where the pace is set from the second before this 429 (the first pace, or the fall back from
     // a probe): counted by sending time when its requests were far apart (see `sentSecond`).
     const sent =
@@ -245,11 +254,14 @@ export class Pacer {
       const admitted = sent ? sent.admitted : admittedOf(accepted);
       this.intervalMs = (WINDOW_MS / Math.max(1, admitted)) * SAFETY;
       this.provisional = admitted < MIN_EVIDENCE;
-      if (sent) this.learning = { ...sent, atLeastMs: 0, first: true };
+      // Whether it is provisional is judged here, from what was back when the 429 came: a stray in
+      // a run's first burst, with the rest of the burst counted in, would look like a limit, and
+      // a provisional pace speeds back up (found in review).
+      if (sent) this.learning = { ...sent, atLeastMs: 0 };
     } else if (this.beforeProbeMs !== undefined) {
       // The probe went too far: back to the pace that held, and probe less often.
       if (sent) {
-        this.learning = { ...sent, atLeastMs: this.beforeProbeMs, first: false };
+        this.learning = { ...sent, atLeastMs: this.beforeProbeMs };
         this.intervalMs = paceOf(this.learning);
       } else {
         this.intervalMs = Math.max(evidence, this.beforeProbeMs);
@@ -296,11 +308,24 @@ export class Pacer {
     pauseEnd: number,
     completed: number,
   ): Pick<Learning, 'from' | 'to' | 'after' | 'admitted'> | undefined {
-    const from = Math.max(sentAt - WINDOW_MS, pauseEnd);
+    // Nothing leaves during a pause, and the first request after it leaves as it ends: counted.
+    const after = pauseEnd - 1;
+    const from = Math.max(sentAt - WINDOW_MS, after);
     if (sentAt - from < WINDOW_MS / 2) return undefined;
     const admitted = this.sentBetween(from, sentAt);
     const sparse = WINDOW_MS / Math.max(1, completed, admitted) >= JITTER_MS;
-    return sparse ? { from, to: sentAt, after: pauseEnd, admitted } : undefined;
+    return sparse ? { from, to: sentAt, after, admitted } : undefined;
+  }
+
+  /** The longest answer time of the successes completed after `time` whose sending time is known. */
+  private longestAnswerSince(time: number): number {
+    let longest = 0;
+    for (let i = this.completions.length - 1; i >= this.completionsHead; i--) {
+      if (this.completions[i] <= time) break;
+      const answerMs = this.completions[i] - this.sentTimes[i];
+      if (answerMs > longest) longest = answerMs;
+    }
+    return longest;
   }
 
   /** Kept successes sent in (from, to]. */
@@ -369,17 +394,21 @@ interface Learning {
   /** The second counted: successes sent in (from, to], `to` when the refused request was sent. */
   from: number;
   to: number;
-  /** When the pause before it ended: `from` is never earlier. */
+  /** Just before the pause before it ended: `from` is never earlier. */
   after: number;
   /** Successes sent in that second, as counted so far. */
   admitted: number;
   /** Least spacing the pace may take, however many are counted in (the pace before a probe). */
   atLeastMs: number;
-  /** Whether this is the run's first pace, which is provisional while its count is small. */
-  first: boolean;
 }
 
 function paceOf(learning: Learning): number {
+  const { atLeastMs } = learning;
+  // Falling back from a probe: a second that held one fewer than the pace before it sends is what
+  // that pace gives, the refused request's own slot left out, so that pace held. Counted as a
+  // limit, it slowed a pace of N a second to N - 1 at every stray 429 after a probe (found in
+  // review).
+  if (atLeastMs > 0 && learning.admitted >= Math.ceil(WINDOW_MS / atLeastMs) - 1) return atLeastMs;
   const spacing = (WINDOW_MS / Math.max(1, learning.admitted)) * SAFETY;
   return Math.min(MAX_INTERVAL_MS, Math.max(learning.atLeastMs, spacing));
 }
