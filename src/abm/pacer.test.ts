@@ -509,6 +509,46 @@ describe('Pacer', () => {
     expect(pacer.currentIntervalMs).toBe(learned);
   });
 
+  it('still takes evidence right after a pause when the span holds many completions', async () => {
+    // Found in the third review: waiting for the answers' time after every pause hid a limit
+    // that had tightened, at high rates with long answers (297 429s against 4).
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    for (let i = 0; i < 30; i++) {
+      t = i * 33 + 300;
+      pacer.onSuccess(i * 33);
+    }
+    t = 1300;
+    pacer.onThrottled(1000, 1290);
+    const learned = pacer.currentIntervalMs;
+    // The pause ends at 2300; 14 answers of 300 ms are back when the next 429 comes, 855 ms
+    // later: fewer than the pace sends, by more than the answers' lag can explain.
+    for (let i = 0; i < 14; i++) {
+      t = 2300 + i * 37 + 300;
+      pacer.onSuccess(2300 + i * 37);
+    }
+    t = 3155;
+    pacer.onThrottled(1000, 3145);
+    expect(pacer.currentIntervalMs).toBeGreaterThan(learned * 1.5);
+  });
+
+  it('ignores, in the second being counted, a refusal of a request sent before it began', async () => {
+    // Found in the third review: such a refusal, arriving during the pause, moved the second to
+    // before its own start, counted nothing there and paced at 1 a second.
+    let t = 0;
+    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
+    for (let i = 0; i < 5; i++) {
+      t = 1100 + i * 200 + 20;
+      pacer.onSuccess(1100 + i * 200);
+    }
+    t = 2010;
+    pacer.onThrottled(1000, 2000);
+    const learned = pacer.currentIntervalMs;
+    t = 2500;
+    pacer.onThrottled(1000, 500);
+    expect(pacer.currentIntervalMs).toBe(learned);
+  });
+
   it('does not slow down further for 429s that arrive during the pause', async () => {
     const clock = new SimulatedClock();
     const pacer = pacerOn(clock);

@@ -203,7 +203,14 @@ export class Pacer {
     // be known to have been admitted in the second that refused it: an earlier refusal moves the
     // second counted, and the count is taken again.
     const { learning } = this;
-    if (duringPause && learning && sentAt !== undefined && sentAt < learning.to) {
+    // A refused request sent before that second began says nothing about it.
+    if (
+      duringPause &&
+      learning &&
+      sentAt !== undefined &&
+      sentAt < learning.to &&
+      sentAt > learning.from
+    ) {
       learning.to = sentAt;
       learning.from = Math.max(learning.after, sentAt - WINDOW_MS);
       learning.admitted = this.sentBetween(learning.from, learning.to);
@@ -233,14 +240,17 @@ export class Pacer {
     // pace only when most of it was spent sending.
     const since = Math.max(now - WINDOW_MS, previousPauseEnd);
     const accepted = this.acceptedSince(since);
-    // As evidence, the count starts once the answers to what was sent after the pause can be
-    // back: before that, completions lag the sends by the answers' time (found in review: right
-    // after a pause, answers of 200 to 600 ms left one completion in the span, and a stray 429
-    // read as a limit of 2 a second).
-    const evidenceSince = Math.max(
-      since,
-      previousPauseEnd + this.longestAnswerSince(now - WINDOW_MS),
-    );
+    // As evidence, when the span since the pause holds few completions, the count starts once the
+    // answers to what was sent after the pause can be back: before that, completions lag the sends
+    // by the answers' time (found in review: right after a pause, answers of 200 to 600 ms left
+    // one completion in the span, and a stray 429 read as a limit of 2 a second). With 5 or
+    // more, the count is taken as it was before that: waiting would hide a limit that tightened
+    // (found in the third review: 297 429s at 71 a second against a new limit of 60, with 48 in
+    // flight).
+    const evidenceSince =
+      accepted < MIN_EVIDENCE
+        ? Math.max(since, previousPauseEnd + this.longestAnswerSince(now - WINDOW_MS))
+        : since;
     const spanMs = now - evidenceSince;
     const evidence =
       spanMs >= WINDOW_MS / 2
