@@ -200,10 +200,10 @@ export class Pacer {
     this.throttleCount += 1;
     const duringPause = now < this.pausedUntil;
     // Of the requests in flight when the 429 came, only those sent before every refused one can
-    // be known to have been admitted in the second that refused it: an earlier refusal moves the
-    // second counted, and the count is taken again.
+    // be known to have been admitted in the second that refused it: an earlier refusal within
+    // that second moves its end, and the count is taken again. A refused request sent before the
+    // second began says nothing about it.
     const { learning } = this;
-    // A refused request sent before that second began says nothing about it.
     if (
       duringPause &&
       learning &&
