@@ -159,7 +159,7 @@ export class Pacer {
     this.remember(false);
     if (this.intervalMs === 0) return;
     const { learning } = this;
-    if (learning && sentAt !== undefined && sentAt > learning.from && sentAt <= learning.to) {
+    if (learning && sentAt !== undefined && sentAt > startOf(learning) && sentAt <= learning.to) {
       // In flight when the 429 came, sent in the second before the refused request: admitted in
       // the second that refused it, and not yet counted.
       learning.admitted += 1;
@@ -209,11 +209,10 @@ export class Pacer {
       learning &&
       sentAt !== undefined &&
       sentAt < learning.to &&
-      sentAt > learning.from
+      sentAt > startOf(learning)
     ) {
       learning.to = sentAt;
-      learning.from = Math.max(learning.after, sentAt - WINDOW_MS);
-      learning.admitted = this.sentBetween(learning.from, learning.to);
+      learning.admitted = this.sentBetween(startOf(learning), sentAt);
       this.intervalMs = paceOf(learning);
     }
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
@@ -317,14 +316,14 @@ export class Pacer {
     sentAt: number,
     pauseEnd: number,
     completed: number,
-  ): Pick<Learning, 'from' | 'to' | 'after' | 'admitted'> | undefined {
+  ): Pick<Learning, 'to' | 'after' | 'admitted'> | undefined {
     // Nothing leaves during a pause, and the first request after it leaves as it ends: counted.
-    const after = pauseEnd - 1;
-    const from = Math.max(sentAt - WINDOW_MS, after);
+    const second = { to: sentAt, after: pauseEnd - 1 };
+    const from = startOf(second);
     if (sentAt - from < WINDOW_MS / 2) return undefined;
     const admitted = this.sentBetween(from, sentAt);
     const sparse = WINDOW_MS / Math.max(1, completed, admitted) >= JITTER_MS;
-    return sparse ? { from, to: sentAt, after, admitted } : undefined;
+    return sparse ? { ...second, admitted } : undefined;
   }
 
   /** The longest answer time of the successes completed after `time` whose sending time is known. */
@@ -401,15 +400,19 @@ export class Pacer {
  * It ends at the next 429 outside a pause, or when the pace moves on its own (a probe).
  */
 interface Learning {
-  /** The second counted: successes sent in (from, to], `to` when the refused request was sent. */
-  from: number;
+  /** When the refused request was sent: the second counted ends there (see `startOf`). */
   to: number;
-  /** Just before the pause before it ended: `from` is never earlier. */
+  /** Just before the pause before it ended: the second counted never starts earlier. */
   after: number;
   /** Successes sent in that second, as counted so far. */
   admitted: number;
   /** Least spacing the pace may take, however many are counted in (the pace before a probe). */
   atLeastMs: number;
+}
+
+/** Where the second counted starts: a second before its end, or at the pause before it. */
+function startOf(learning: Pick<Learning, 'to' | 'after'>): number {
+  return Math.max(learning.to - WINDOW_MS, learning.after);
 }
 
 function paceOf(learning: Learning): number {
