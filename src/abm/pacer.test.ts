@@ -80,6 +80,60 @@ async function succeed(clock: SimulatedClock, pacer: Pacer, count: number, overM
   }
 }
 
+/**
+ * A pacer on a clock set by hand, told what the transport tells it: each call names when a
+ * request left and when its answer came, in the order the answers came.
+ */
+class Replay {
+  readonly pacer: Pacer;
+  private time = 0;
+
+  constructor(options: { probeAfterSuccesses?: number } = {}) {
+    this.pacer = new Pacer({
+      now: () => this.time,
+      sleep: async () => {},
+      probeAfterSuccesses: options.probeAfterSuccesses,
+    });
+  }
+
+  get intervalMs(): number {
+    return this.pacer.currentIntervalMs;
+  }
+
+  /** The request sent at `sentAt` (not known if undefined) succeeded at `at`. */
+  ok(sentAt: number | undefined, at: number): this {
+    this.time = at;
+    this.pacer.onSuccess(sentAt);
+    return this;
+  }
+
+  /** A request sent at each of `sentTimes` succeeded, each `afterMs` later. */
+  oks(sentTimes: readonly number[], afterMs: number): this {
+    for (const sentAt of sentTimes) this.ok(sentAt, sentAt + afterMs);
+    return this;
+  }
+
+  /** The request sent at `sentAt` was refused at `at`, to wait `retryAfterMs`. */
+  refused(sentAt: number, at: number, retryAfterMs = 1000): this {
+    this.time = at;
+    this.pacer.onThrottled(retryAfterMs, sentAt);
+    return this;
+  }
+
+  /** Each answer in the order given. */
+  play(answers: ReadonlyArray<{ at: number; sentAt: number; refused?: boolean }>): this {
+    for (const { at, sentAt, refused } of answers) {
+      if (refused) this.refused(sentAt, at);
+      else this.ok(sentAt, at);
+    }
+    return this;
+  }
+}
+
+/** `count` times `stepMs` apart, the first at `fromMs`. */
+const spaced = (count: number, fromMs: number, stepMs: number): number[] =>
+  Array.from({ length: count }, (_, i) => fromMs + i * stepMs);
+
 describe('Pacer', () => {
   it('does not pace before the first 429', async () => {
     const clock = new SimulatedClock();
@@ -111,125 +165,75 @@ describe('Pacer', () => {
   });
 
   it('counts in the successes that were in flight when the first 429 came, if sent before the refused request', async () => {
-    const clock = new SimulatedClock();
-    const pacer = pacerOn(clock);
+    const replay = new Replay();
     // Six requests leave at 0, 100, ..., 500 ms; the server admits five and refuses the last.
     // When its 429 comes, only three answers are back.
-    for (let i = 0; i < 3; i++) {
-      await clock.advance(i === 0 ? 150 : 100);
-      pacer.onSuccess(i * 100);
-    }
-    await clock.advance(300);
-    pacer.onThrottled(1000, 500);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
-    expect(pacer.isProvisional).toBe(true);
+    replay.oks(spaced(3, 0, 100), 150).refused(500, 650);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
+    expect(replay.pacer.isProvisional).toBe(true);
     // The two still in flight were admitted in the second that refused the sixth.
-    await clock.advance(40);
-    pacer.onSuccess(300);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 4) * 1.03, 5);
-    await clock.advance(40);
-    pacer.onSuccess(400);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
+    replay.ok(300, 690);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 4) * 1.03, 5);
+    replay.ok(400, 730);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
     // Provisional as judged when the 429 came (3 back): a stray in a first burst looks the same.
-    expect(pacer.isProvisional).toBe(true);
+    expect(replay.pacer.isProvisional).toBe(true);
     // Not counted: one sent after the refused one, one sent more than a second before it (a slow
     // answer, admitted in an earlier second), and one whose sending time is unknown.
-    await clock.advance(40);
-    pacer.onSuccess(520);
-    pacer.onSuccess(-600);
-    pacer.onSuccess();
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
+    replay.ok(520, 770).ok(-600, 770).ok(undefined, 770);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
   });
 
   it('takes in only the successes sent before every refused request of the burst', async () => {
-    const clock = new SimulatedClock();
-    const pacer = pacerOn(clock);
-    for (let i = 0; i < 5; i++) {
-      await clock.advance(i === 0 ? 50 : 100);
-      pacer.onSuccess(i * 100);
-    }
+    const replay = new Replay();
+    replay.oks(spaced(5, 0, 100), 50);
     // One more, sent at 435 and back at 448, before the refusal of the request sent at 450.
-    await clock.advance(448 - clock.time);
-    pacer.onSuccess(435);
-    await clock.advance(500 - clock.time);
-    pacer.onThrottled(1000, 450);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 6) * 1.03, 5);
+    replay.ok(435, 448).refused(450, 500);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 6) * 1.03, 5);
     // Another refusal during the pause, of a request that left earlier, at 420: a success sent
     // after it was not admitted in its second, so the second is counted again without the one
     // sent at 435, and one sent at 430 is not taken in either.
-    await clock.advance(10);
-    pacer.onThrottled(1000, 420);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
-    await clock.advance(10);
-    pacer.onSuccess(430);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
-    pacer.onSuccess(410);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 6) * 1.03, 5);
+    replay.refused(420, 510);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
+    replay.ok(430, 520);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 5) * 1.03, 5);
+    replay.ok(410, 520);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 6) * 1.03, 5);
   });
 
   it('counts the second by when its requests were sent when they were far apart', async () => {
-    const clock = new SimulatedClock();
-    const pacer = pacerOn(clock);
     // One request at a time, answers of 500, 200 and 550 ms; the fourth, sent at 1250, is refused
     // by a limit of 2 a second: the server's second held the two sent at 500 and 700, while the
     // client's last second (300 to 1300) saw three answers complete.
-    for (const [sent, done] of [
-      [0, 500],
-      [500, 700],
-      [700, 1250],
-    ]) {
-      await clock.advance(done - clock.time);
-      pacer.onSuccess(sent);
-    }
-    await clock.advance(50);
-    pacer.onThrottled(1000, 1250);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
+    const replay = new Replay().ok(0, 500).ok(500, 700).ok(700, 1250).refused(1250, 1300);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
   });
 
   it('counts the second by completions, less one, when its requests were close together', async () => {
-    const clock = new SimulatedClock();
-    const pacer = pacerOn(clock);
     // 21 requests 45 ms apart, each answered in 25 ms; the 22nd, sent at 945, is refused, its 429
     // back at 1045. Sending times that close move with a busy event loop by as much as their
     // spacing, so the count is the completions' of the last second (20, less one), not the sends'
     // of the second before the refused one (21, less one).
-    for (let i = 0; i < 21; i++) {
-      await clock.advance(i * 45 + 25 - clock.time);
-      pacer.onSuccess(i * 45);
-    }
-    await clock.advance(1045 - clock.time);
-    pacer.onThrottled(1000, 945);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 19) * 1.03, 5);
+    const replay = new Replay().oks(spaced(21, 0, 45), 25).refused(945, 1045);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 19) * 1.03, 5);
   });
 
   it('keeps a held pace through a lone 429 answered at once while slow answers are in flight', async () => {
     // Found in review: a held pace of 5 a second, answers of 500 ms, one stray 429 answered in
     // 10 ms. Counted by sending time, the second before it holds only the answers already back
     // (2), which would read as a limit of 2; the evidence against a held pace is the completions'.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 100_000 });
-    const events: Array<{ at: number; sentAt: number; refused?: boolean }> = [];
-    for (let i = 0; i < 5; i++) events.push({ at: i * 100 + 50, sentAt: i * 100 });
-    events.push({ at: 560, sentAt: 500, refused: true });
-    for (let i = 0; i < 60; i++) {
-      const sentAt = 2000 + i * 206;
-      events.push(
-        i === 59 ? { at: sentAt + 10, sentAt, refused: true } : { at: sentAt + 500, sentAt },
-      );
-    }
-    events.sort((a, b) => a.at - b.at);
-    let held = 0;
-    for (const { at, sentAt, refused } of events) {
-      t = at;
-      if (!refused) pacer.onSuccess(sentAt);
-      else if (at < 1000) pacer.onThrottled(1000, sentAt);
-      else {
-        held = pacer.currentIntervalMs;
-        pacer.onThrottled(1000, sentAt);
-      }
-    }
+    const replay = new Replay({ probeAfterSuccesses: 100_000 });
+    const answers = [
+      ...spaced(5, 0, 100).map((sentAt) => ({ at: sentAt + 50, sentAt })),
+      { at: 560, sentAt: 500, refused: true },
+      ...spaced(59, 2000, 206).map((sentAt) => ({ at: sentAt + 500, sentAt })),
+    ].sort((a, b) => a.at - b.at);
+    const stray = { at: 2000 + 59 * 206 + 10, sentAt: 2000 + 59 * 206, refused: true };
+    replay.play(answers.filter((answer) => answer.at < stray.at));
+    const held = replay.intervalMs;
+    replay.play([stray, ...answers.filter((answer) => answer.at > stray.at)]);
     expect(held).toBeCloseTo((1000 / 5) * 1.03, 5);
-    expect(pacer.currentIntervalMs).toBe(held);
+    expect(replay.intervalMs).toBe(held);
   });
 
   it('does not take in successes in flight on top of a count of completions', async () => {
@@ -237,152 +241,89 @@ describe('Pacer', () => {
     // answered at once. The last second held 11 completions, some of requests sent before the
     // second the server counted; its sends by sending time were 8. Adding the two still in flight
     // to the completions' count would pace at 12.6 a second against the limit of 10.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    const events: Array<{ at: number; sentAt: number; refused?: boolean }> = [
+    const replay = new Replay().play([
       ...[0, 0, 0, 0].map((sentAt) => ({ at: 600, sentAt })),
       ...[600, 600, 600, 600].map((sentAt) => ({ at: 1000, sentAt })),
       ...[1000, 1000, 1000].map((sentAt) => ({ at: 1200, sentAt })),
       { at: 1210, sentAt: 1200, refused: true },
       { at: 1700, sentAt: 1200 },
       { at: 1700, sentAt: 1200 },
-    ];
-    for (const { at, sentAt, refused } of events) {
-      t = at;
-      if (refused) pacer.onThrottled(1000, sentAt);
-      else pacer.onSuccess(sentAt);
-    }
+    ]);
     // The completions' count, less one: 10 (by sending time alone, 7 in the second and 2 in
     // flight would have been taken for requests far apart).
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 10) * 1.03, 5);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 10) * 1.03, 5);
   });
 
   it('forgets the successes still in flight once the pace moves on its own', async () => {
     // Found in review: a straggler of the first second, answering after a provisional pace had
     // doubled, set the pace back.
-    let t = 100;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    pacer.onSuccess(0);
-    t = 300;
-    pacer.onSuccess(200);
-    t = 510;
-    pacer.onThrottled(1000, 500);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
-    for (let i = 0; i < 5; i++) {
-      t = 1600 + i * 600;
-      pacer.onSuccess(t - 50);
-    }
-    const doubled = pacer.currentIntervalMs;
+    const replay = new Replay().ok(0, 100).ok(200, 300).refused(500, 510);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
+    replay.oks(spaced(5, 1550, 600), 50);
+    const doubled = replay.intervalMs;
     expect(doubled).toBeCloseTo((1000 / 4) * 1.03, 5);
-    t = 4000;
-    pacer.onSuccess(400);
-    expect(pacer.currentIntervalMs).toBe(doubled);
+    replay.ok(400, 4000);
+    expect(replay.intervalMs).toBe(doubled);
   });
 
   it('forgets the successes still in flight at the next 429 that sets a pace', async () => {
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 5; i++) {
-      t = i * 150 + 50;
-      pacer.onSuccess(i * 150);
-    }
-    t = 760;
-    pacer.onThrottled(1000, 750);
+    const replay = new Replay().oks(spaced(5, 0, 150), 50).refused(750, 760);
     // After the pause, a second sent at the pace, then a refusal the server's count backs.
-    for (let i = 0; i < 3; i++) {
-      t = 2000 + i * 400;
-      pacer.onSuccess(t - 50);
-    }
-    t = 3000;
-    pacer.onThrottled(1000, 2990);
-    const paced = pacer.currentIntervalMs;
+    replay.oks(spaced(3, 1950, 400), 50).refused(2990, 3000);
+    const paced = replay.intervalMs;
     // A success of the first burst, very late: it belongs to neither second.
-    t = 4100;
-    pacer.onSuccess(700);
-    expect(pacer.currentIntervalMs).toBe(paced);
+    replay.ok(700, 4100);
+    expect(replay.intervalMs).toBe(paced);
   });
 
   it('never falls back from a refused probe to a pace faster than the one before it', async () => {
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 5 });
+    const replay = new Replay({ probeAfterSuccesses: 5 });
     // Learn 5 a second from a second of sends 200 ms apart.
-    for (let i = 0; i < 5; i++) {
-      t = i * 200 + 120;
-      pacer.onSuccess(i * 200 + 100);
-    }
-    t = 1010;
-    pacer.onThrottled(1000, 1000);
-    const learned = pacer.currentIntervalMs;
+    replay.oks(spaced(5, 100, 200), 20).refused(1000, 1010);
+    const learned = replay.intervalMs;
     expect(learned).toBeCloseTo((1000 / 5) * 1.03, 5);
     // Five more successes: a probe 2% faster.
-    for (let i = 0; i < 5; i++) {
-      t = 2200 + i * 200;
-      pacer.onSuccess(t - 20);
-    }
-    expect(pacer.currentIntervalMs).toBeLessThan(learned);
+    replay.oks(spaced(5, 2180, 200), 20);
+    expect(replay.intervalMs).toBeLessThan(learned);
     // Refused, with many successes of its second still in flight: they may confirm the pace
     // before the probe, not a faster one.
-    t = 3300;
-    pacer.onThrottled(1000, 3290);
-    for (let i = 0; i < 5; i++) pacer.onSuccess(3000 + i * 50);
-    expect(pacer.currentIntervalMs).toBeCloseTo(learned, 5);
+    replay.refused(3290, 3300);
+    for (const sentAt of spaced(5, 3000, 50)) replay.ok(sentAt, 3300);
+    expect(replay.intervalMs).toBeCloseTo(learned, 5);
   });
 
   it('keeps each success with its sending time as old ones are dropped', async () => {
     // Thousands of successes, then a second of few far apart: their count by sending time must
     // be theirs, whatever the kept list was compacted to.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 5000; i++) {
-      t = i;
-      pacer.onSuccess(i - 100);
-    }
+    const replay = new Replay();
+    for (let i = 0; i < 5000; i++) replay.ok(i - 100, i);
     // Four successes sent 250 ms apart and answered 600 ms later, then the refusal of a fifth:
     // the last second saw all four complete, the second before the refused one sent two.
-    for (const sentAt of [10_000, 10_250, 10_500, 10_750]) {
-      t = sentAt + 600;
-      pacer.onSuccess(sentAt);
-    }
-    t = 11_360;
-    pacer.onThrottled(1000, 11_350);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
+    replay.oks(spaced(4, 10_000, 250), 600).refused(11_350, 11_360);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 2) * 1.03, 5);
   });
 
   it('counts by completions when either count says the requests were close together', async () => {
     // Eleven sends in the second before the refused one (sent at 1000), 80 ms apart; the refusal
     // took 300 ms to come back, and three of the sends completed before the client's last second
     // began. By completions, 8; by sends, 11: close together, so the completions' count holds.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 11; i++) {
-      const sentAt = 100 + i * 80;
-      t = i < 3 ? sentAt + 5 : Math.max(t, 410) + 1;
-      pacer.onSuccess(sentAt);
-    }
-    t = 1300;
-    pacer.onThrottled(1000, 1000);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 8) * 1.03, 5);
+    const replay = new Replay();
+    spaced(11, 100, 80).forEach((sentAt, i) => replay.ok(sentAt, i < 3 ? sentAt + 5 : 411 + i - 3));
+    replay.refused(1000, 1300);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 8) * 1.03, 5);
   });
 
   it('counts by completions when the refused request left just after the last pause ended', async () => {
     // Found in review: its second by sending time is then mostly pause, and held nothing.
-    let t = 100;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    pacer.onSuccess(0);
-    t = 200;
-    pacer.onThrottled(1000, 150);
-    expect(pacer.isProvisional).toBe(true);
+    const replay = new Replay().ok(0, 100).refused(150, 200);
+    expect(replay.pacer.isProvisional).toBe(true);
     // 35 successes 150 ms apart: the provisional pace doubles to nothing.
-    for (let i = 0; i < 35; i++) {
-      t = 1300 + i * 150;
-      pacer.onSuccess(t - 10);
-    }
-    expect(pacer.currentIntervalMs).toBe(0);
+    replay.oks(spaced(35, 1290, 150), 10);
+    expect(replay.intervalMs).toBe(0);
     // A request sent at 1250, just after the pause, refused after a long wait: 7 completions in
     // the last second.
-    t = 6450;
-    pacer.onThrottled(1000, 1250);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 7) * 1.03, 5);
+    replay.refused(1250, 6450);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 7) * 1.03, 5);
   });
 
   it('drops a stray 429 of a first burst within a few successes, however much of the burst it counts in', async () => {
@@ -390,163 +331,89 @@ describe('Pacer', () => {
     // at once, came back with four answers in and the rest of the burst in flight. Counted in,
     // the rest made a count of 5 that was taken as settled: the run kept a pace of 6 a second
     // to its end (376 s against 17 s in the review's simulation).
-    let t = 25;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 4; i++) pacer.onSuccess(0);
-    t = 35;
-    pacer.onThrottled(1000, 25.5);
-    expect(pacer.isProvisional).toBe(true);
-    t = 50;
-    pacer.onSuccess(25);
-    pacer.onSuccess(26);
-    pacer.onSuccess(26.5);
-    for (let i = 0; i < 40; i++) {
-      t = 1100 + i * 300;
-      pacer.onSuccess(t - 25);
-    }
-    expect(pacer.currentIntervalMs).toBe(0);
+    const replay = new Replay().oks([0, 0, 0, 0], 25).refused(25.5, 35);
+    expect(replay.pacer.isProvisional).toBe(true);
+    replay.ok(25, 50).ok(26, 50).ok(26.5, 50);
+    replay.oks(spaced(40, 1075, 300), 25);
+    expect(replay.intervalMs).toBe(0);
   });
 
   it('keeps the pace that held through a stray 429 long after a probe', async () => {
     // Found in review: the second before a refused request sent at an even pace of N a second
     // holds N - 1 besides it; counted as the limit, every stray after a probe slowed the pace.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 20 });
-    for (let i = 0; i < 5; i++) {
-      t = i * 200 + 120;
-      pacer.onSuccess(i * 200 + 100);
-    }
-    t = 1010;
-    pacer.onThrottled(1000, 1000);
-    const learned = pacer.currentIntervalMs;
+    const replay = new Replay({ probeAfterSuccesses: 20 });
+    replay.oks(spaced(5, 100, 200), 20).refused(1000, 1010);
+    const learned = replay.intervalMs;
+    // Thirty successes sent at the pace, each answered in 100 ms.
     let sent = 2100;
     for (let i = 0; i < 30; i++) {
-      t = sent + 100;
-      pacer.onSuccess(sent);
-      sent = Math.max(t, sent + pacer.currentIntervalMs);
+      replay.ok(sent, sent + 100);
+      sent += Math.max(100, replay.intervalMs);
     }
-    expect(pacer.currentIntervalMs).toBeLessThan(learned);
-    t = sent + 10;
-    pacer.onThrottled(1000, sent);
-    expect(pacer.currentIntervalMs).toBeCloseTo(learned, 5);
+    expect(replay.intervalMs).toBeLessThan(learned);
+    replay.refused(sent, sent + 10);
+    expect(replay.intervalMs).toBeCloseTo(learned, 5);
   });
 
   it('counts the request that left as a pause ended in the second after it', async () => {
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {}, probeAfterSuccesses: 3 });
-    for (let i = 0; i < 5; i++) {
-      t = i * 200 + 120;
-      pacer.onSuccess(i * 200 + 100);
-    }
-    t = 1010;
-    pacer.onThrottled(1000, 1000);
+    const replay = new Replay({ probeAfterSuccesses: 3 });
+    replay.oks(spaced(5, 100, 200), 20).refused(1000, 1010);
     // The pause ends at 2010: requests leave at 2010, 2260 and 2510 (a probe after the third),
     // and the next, at 2770, is refused. Its second held three, the first at the pause's end.
-    for (const sentAt of [2010, 2260, 2510]) {
-      t = sentAt + 20;
-      pacer.onSuccess(sentAt);
-    }
-    t = 2780;
-    pacer.onThrottled(1000, 2770);
-    expect(pacer.currentIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
+    replay.oks([2010, 2260, 2510], 20).refused(2770, 2780);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
   });
 
   it('leaves a pace alone when a request of a second counted before is refused after the pause', async () => {
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 5; i++) {
-      t = i * 100 + 50;
-      pacer.onSuccess(i * 100);
-    }
-    t = 460;
-    pacer.onThrottled(1000, 450);
-    const learned = pacer.currentIntervalMs;
+    const replay = new Replay().oks(spaced(5, 0, 100), 50).refused(450, 460);
+    const learned = replay.intervalMs;
     // A request sent at 350, refused long after, once the pause is over: a stray of an old second
     // that changes nothing, the count of that second included.
-    t = 1600;
-    pacer.onThrottled(1000, 350);
-    expect(pacer.currentIntervalMs).toBe(learned);
+    replay.refused(350, 1600);
+    expect(replay.intervalMs).toBe(learned);
   });
 
   it('forgets the successes in flight when a limit counted over a minute sets the pace', async () => {
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    await pacer.acquire();
-    for (let i = 0; i < 10; i++) {
-      t = i * 100 + 50;
-      pacer.onSuccess(i * 100);
-    }
+    const replay = new Replay();
+    await replay.pacer.acquire();
+    replay.oks(spaced(10, 0, 100), 50);
     // Refused with 59 s to wait: one cycle of a limit of 10 a minute.
-    t = 960;
-    pacer.onThrottled(59_000, 950);
-    const cycle = pacer.currentIntervalMs;
+    replay.refused(950, 960, 59_000);
+    const cycle = replay.intervalMs;
     expect(cycle).toBeGreaterThan(5000);
-    t = 1000;
-    pacer.onSuccess(940);
-    expect(pacer.currentIntervalMs).toBe(cycle);
+    replay.ok(940, 1000);
+    expect(replay.intervalMs).toBe(cycle);
   });
 
   it('takes no evidence from the answers still on their way after a pause', async () => {
     // Found in review: right after a pause, with answers of 500 ms, the span since the pause held
     // two completions of the four requests sent, and a stray 429 answered at once read as a limit
     // of under 3 a second; repeated, that dragged a run with no limit at all to 1 a second.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 5; i++) {
-      t = i * 200 + 120;
-      pacer.onSuccess(i * 200 + 100);
-    }
-    t = 1010;
-    pacer.onThrottled(1000, 1000);
-    const learned = pacer.currentIntervalMs;
+    const replay = new Replay().oks(spaced(5, 100, 200), 20).refused(1000, 1010);
+    const learned = replay.intervalMs;
     // The pause ends at 2010; requests leave every 206 ms and answer in 500 ms.
-    for (const sentAt of [2010, 2216]) {
-      t = sentAt + 500;
-      pacer.onSuccess(sentAt);
-    }
-    t = 2750;
-    pacer.onThrottled(1000, 2740);
-    expect(pacer.currentIntervalMs).toBe(learned);
+    replay.oks([2010, 2216], 500).refused(2740, 2750);
+    expect(replay.intervalMs).toBe(learned);
   });
 
   it('still takes evidence right after a pause when the span holds many completions', async () => {
     // Found in the third review: waiting for the answers' time after every pause hid a limit
     // that had tightened, at high rates with long answers (297 429s against 4).
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 30; i++) {
-      t = i * 33 + 300;
-      pacer.onSuccess(i * 33);
-    }
-    t = 1300;
-    pacer.onThrottled(1000, 1290);
-    const learned = pacer.currentIntervalMs;
+    const replay = new Replay().oks(spaced(30, 0, 33), 300).refused(1290, 1300);
+    const learned = replay.intervalMs;
     // The pause ends at 2300; 14 answers of 300 ms are back when the next 429 comes, 855 ms
     // later: fewer than the pace sends, by more than the answers' lag can explain.
-    for (let i = 0; i < 14; i++) {
-      t = 2300 + i * 37 + 300;
-      pacer.onSuccess(2300 + i * 37);
-    }
-    t = 3155;
-    pacer.onThrottled(1000, 3145);
-    expect(pacer.currentIntervalMs).toBeGreaterThan(learned * 1.5);
+    replay.oks(spaced(14, 2300, 37), 300).refused(3145, 3155);
+    expect(replay.intervalMs).toBeGreaterThan(learned * 1.5);
   });
 
   it('ignores, in the second being counted, a refusal of a request sent before it began', async () => {
     // Found in the third review: such a refusal, arriving during the pause, moved the second to
     // before its own start, counted nothing there and paced at 1 a second.
-    let t = 0;
-    const pacer = new Pacer({ now: () => t, sleep: async () => {} });
-    for (let i = 0; i < 5; i++) {
-      t = 1100 + i * 200 + 20;
-      pacer.onSuccess(1100 + i * 200);
-    }
-    t = 2010;
-    pacer.onThrottled(1000, 2000);
-    const learned = pacer.currentIntervalMs;
-    t = 2500;
-    pacer.onThrottled(1000, 500);
-    expect(pacer.currentIntervalMs).toBe(learned);
+    const replay = new Replay().oks(spaced(5, 1100, 200), 20).refused(2000, 2010);
+    const learned = replay.intervalMs;
+    replay.refused(500, 2500);
+    expect(replay.intervalMs).toBe(learned);
   });
 
   it('does not slow down further for 429s that arrive during the pause', async () => {
