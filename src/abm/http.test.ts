@@ -10,7 +10,13 @@ import {
 } from '@jupiterone/integration-sdk-core';
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
-import { HttpOptions, HttpTransport, parseRetryAfter, toProviderError } from './http';
+import {
+  BODY_TAIL_BYTES,
+  HttpOptions,
+  HttpTransport,
+  parseRetryAfter,
+  toProviderError,
+} from './http';
 
 const URL_ = 'https://api.test/v1/orgDevices';
 const request = { endpoint: 'GET /v1/orgDevices', url: URL_ };
@@ -320,6 +326,27 @@ describe('HttpTransport', () => {
       parse.mockRestore();
     }
     expect(seen).toEqual(['{"data":[1]}']);
+  });
+
+  it("shows onBody only a large body's end, and keeps no text of an answer whose JSON was read", async () => {
+    const page = JSON.stringify({
+      data: Array.from({ length: 2000 }, (_, i) => ({ type: 'orgDevices', id: `S${i}` })),
+      meta: { paging: { nextCursor: 'Q1' } },
+    });
+    const fetch = fakeFetch((_, __, call) =>
+      call === 1 ? { status: 503, text: '<html>busy</html>' } : { text: page },
+    );
+    const { t } = transport(fetch);
+    const seen: string[] = [];
+    const response = await t.request({ ...request, onBody: (tail) => !seen.push(tail) });
+    expect(response.json).toEqual(JSON.parse(page));
+    expect(response.text).toBeUndefined();
+    expect(seen).toEqual([page.slice(-BODY_TAIL_BYTES)]);
+    // An answer that is not a success keeps its text for the error message.
+    const refused = await transport(
+      fakeFetch(() => ({ status: 404, text: '{"errors":[{"code":"NOT_FOUND"}]}' })),
+    ).t.request(request);
+    expect(refused.text).toBe('{"errors":[{"code":"NOT_FOUND"}]}');
   });
 
   it('keeps at most maxInFlight requests in flight', async () => {

@@ -8,11 +8,15 @@ import {
   IntegrationProviderAuthorizationError,
 } from '@jupiterone/integration-sdk-core';
 
+import { Body, BodyBuffers, parseJsonBytes, readBody, tailOf, textOf } from './body';
 import { Pacer } from './pacer';
 import { AppleErrorBody } from './types';
 import { redactSecrets } from './redact';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+/** How much of the end of a successful answer `onBody` is shown. */
+export const BODY_TAIL_BYTES = 4096;
 
 type Executor<T> = (
   resolve: (value: T | PromiseLike<T>) => void,
@@ -90,10 +94,11 @@ export interface HttpRequest {
    */
   body?: string | (() => string | Promise<string>);
   /**
-   * Shown a successful answer's body before it is parsed; answers true when it started another
-   * request, which then leaves before the parse (a walk's next page, `paginate` in client.ts).
+   * Shown the end of a successful answer's text (its last `BODY_TAIL_BYTES` bytes, decoded) before
+   * the body is parsed; answers true when it started another request, which then leaves before
+   * the parse (a walk's next page, `paginate` in client.ts).
    */
-  onBody?: (text: string) => boolean;
+  onBody?: (tail: string) => boolean;
   /** Where this request's own lines go (its step's logger); the transport's logger otherwise. */
   logger?: TransportLogger;
 }
@@ -102,8 +107,12 @@ export interface HttpResponse {
   status: number;
   /** The parsed JSON body, or undefined when the body was empty or not JSON. */
   json: unknown;
-  /** The raw body text, for error messages (secrets redacted before use). */
-  text: string;
+  /**
+   * The raw body text, for error messages (secrets redacted before use). Not made for a successful
+   * answer whose JSON was read: a page of the device list as one string costs more than its parse
+   * (body.ts).
+   */
+  text?: string;
   headers: { get(name: string): string | null };
 }
 
@@ -164,11 +173,12 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
       typeof body.error_description === 'string' ? `: ${body.error_description}` : '';
     return redactSecrets(`${body.error}${description}`);
   }
-  const text = plainText(response.text);
-  if (/^\s*</.test(response.text)) {
+  const raw = response.text ?? '';
+  const text = plainText(raw);
+  if (/^\s*</.test(raw)) {
     // A proxy's or a web server's error page: its title says it all ("502 Bad Gateway"), and
     // the heading below it usually repeats the title.
-    const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(response.text)?.[1] ?? '');
+    const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(raw)?.[1] ?? '');
     const gist = title ? `"${shorten(title, 100)}"` : text ? shorten(text, 200) : '(no text)';
     return redactSecrets(`an HTML page, not Apple's JSON: ${gist}`);
   }
@@ -224,6 +234,7 @@ export class HttpTransport {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
   private retryBudgetLeftMs: number;
+  private readonly bodyBuffers = new BodyBuffers();
 
   constructor(options: HttpOptions = {}) {
     const maxInFlight = options.maxInFlight ?? DEFAULTS.maxInFlight;
@@ -377,7 +388,7 @@ export class HttpTransport {
       const timer = setTimeout(() => controller.abort(), this.options.requestTimeoutMs);
       const began = this.options.now();
       let status: number;
-      let text: string;
+      let answered: Body;
       let headers: HttpResponse['headers'];
       try {
         const response = await this.options.fetch(request.url, {
@@ -396,7 +407,7 @@ export class HttpTransport {
         });
         status = response.status;
         headers = response.headers;
-        text = await response.text();
+        answered = await readBody(response, this.bodyBuffers);
       } catch (err) {
         const aborted = controller.signal.aborted;
         throw new TransientFailure(
@@ -413,13 +424,23 @@ export class HttpTransport {
         `${request.endpoint} answered ${status}`,
       );
 
-      if (status >= 200 && status < 300 && request.onBody?.(text)) {
-        // Node writes a request from a nextTick: without this turn of the event loop it would
-        // wait until the parse below is done.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      const ok = status >= 200 && status < 300;
+      let json: unknown;
+      let text: string | undefined;
+      try {
+        if (ok && request.onBody?.(tailOf(answered.bytes, BODY_TAIL_BYTES))) {
+          // Node writes a request from a nextTick: without this turn of the event loop it would
+          // wait until the parse below is done.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+        if (status >= 300 && status < 400) throw redirectError(request, status, headers);
+        json = parseJsonBytes(answered.bytes);
+        // Made only where it can be needed: an error's message, or a failure's.
+        text = ok && json !== undefined ? undefined : textOf(answered.bytes);
+      } finally {
+        // Given back once nothing made from the bytes refers to them: the parse copies all it keeps.
+        if (answered.buffer) this.bodyBuffers.give(answered.buffer);
       }
-      if (status >= 300 && status < 400) throw redirectError(request, status, headers);
-      const json = parseJson(text);
       if (status === 429) {
         this.stats.throttled += 1;
         const retryAfterMs = parseRetryAfter(headers.get('retry-after'), this.options.now());
@@ -442,7 +463,8 @@ export class HttpTransport {
           parseRetryAfter(headers.get('retry-after'), this.options.now()),
         );
       }
-      if (status >= 200 && status < 300 && status !== 204 && json === undefined) {
+      // A success whose JSON could not be read (only then is its text made).
+      if (ok && status !== 204 && text !== undefined) {
         const kind =
           text.length === 0
             ? 'an empty body instead of JSON'
@@ -498,15 +520,6 @@ function redirectError(
     status,
     statusText: `a redirect${redactSecrets(target)}, which is not followed: credentials and tokens are sent only to the configured hosts. Check apiBaseUrl (API_BASE_URL) and tokenUrl (TOKEN_URL), and any proxy between this machine and Apple`,
   });
-}
-
-function parseJson(text: string): unknown {
-  if (text.length === 0) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 export function errorMessage(err: unknown): string {

@@ -100,8 +100,14 @@ describe('comparing two versions of src/ in alternating pairs', () => {
   it('renders a table with signed differences, the ratios in the order measured and any economy failure', () => {
     const pairs: Pair[] = [
       {
-        change: run({ wallMs: 4000, ratio: 1.25, peakRssBytes: 310 * MB, busyMs: 3400 }),
-        base: run({ wallMs: 4250, ratio: 1.32, busyMs: 3650 }),
+        change: run({
+          wallMs: 4000,
+          ratio: 1.25,
+          peakRssBytes: 310 * MB,
+          busyMs: 3400,
+          pageFaults: 60_000,
+        }),
+        base: run({ wallMs: 4250, ratio: 1.32, busyMs: 3650, pageFaults: 90_000 }),
       },
       {
         change: run({ wallMs: 4100, ratio: 1.28, economyPass: false }),
@@ -119,6 +125,10 @@ describe('comparing two versions of src/ in alternating pairs', () => {
       '| main thread busy s | 3.40 | 3.65 | -0.25 | -0.25 to -0.25 | 1 of 1 |',
     );
     expect(text).not.toContain('main thread idle s');
+    // The collector's page faults, where measured: the mark of fresh memory touched.
+    expect(text).toContain(
+      '| collector page faults | 60000 | 90000 | -30000 | -30000 to -30000 | 1 of 1 |',
+    );
     expect(text).toContain('Ratios, this src: 1.25x, 1.28x');
     expect(text).toContain('Ratios, base:     1.32x, 1.30x');
     expect(text).toContain('Request economy FAILED in 1 of 2 pairs.');

@@ -30,6 +30,8 @@ export interface ComparedRun {
   /** The collector's main thread: busy (start-up included) and idle (waiting), if measured. */
   busyMs?: number;
   idleMs?: number;
+  /** The collector's page faults: fresh memory it touched (large buffers and strings, heap growth). */
+  pageFaults?: number;
   peakRssBytes: number;
   /** Peak RSS / the SDK floor's. */
   memoryRatio: number;
@@ -47,6 +49,7 @@ export function comparedRun(result: ScenarioResult): ComparedRun {
     cpuMs: result.collector.cpuMs,
     busyMs: result.collector.probe.mainThread?.busyMs,
     idleMs: result.collector.probe.mainThread?.idleMs,
+    pageFaults: result.collector.probe.minorPageFaults,
     peakRssBytes: result.collector.probe.peakRssBytes,
     memoryRatio: result.ratios.memory,
     throttled: result.throttled,
@@ -100,6 +103,12 @@ const METRICS: Metric[] = [
   { label: 'collector CPU s', value: (r) => r.cpuMs, format: seconds, signed: signedSeconds },
   { label: 'main thread busy s', value: (r) => r.busyMs, format: seconds, signed: signedSeconds },
   { label: 'main thread idle s', value: (r) => r.idleMs, format: seconds, signed: signedSeconds },
+  {
+    label: 'collector page faults',
+    value: (r) => r.pageFaults,
+    format: count,
+    signed: signedCount,
+  },
   {
     label: 'peak RSS MB',
     value: (r) => r.peakRssBytes,
