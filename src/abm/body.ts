@@ -11,6 +11,7 @@
  * 64 KB, which V8 makes in its young generation like any small string.
  */
 
+import { randomUUID } from 'crypto';
 import type { Response } from 'node-fetch';
 
 /** The size of a piece of a list document's `data` array parsed on its own. */
@@ -19,6 +20,10 @@ export const PIECE_BYTES = 64 * 1024;
 /** Buffers kept for reuse; more than the transport's requests in flight need. */
 const KEPT_BUFFERS = 8;
 const FIRST_BUFFER_BYTES = 64 * 1024;
+/** A buffer grown larger than this (say by a proxy's huge error page) is not kept. */
+const LARGEST_KEPT_BYTES = 8 * 1024 * 1024;
+/** How much of a body `textOf` decodes: enough for any message made from it. */
+const TEXT_BYTES = 1024 * 1024;
 
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
@@ -27,8 +32,6 @@ const COMMA = 0x2c;
 const LIST_HEAD = Buffer.from('{"data":[');
 /** Between two records of the array: `}` closes one, `{` opens the next. */
 const BETWEEN_RECORDS = Buffer.from('},{');
-/** A member named `data`, however spaced: in JSON text a `"` inside a string is escaped. */
-const DATA_NAME = Buffer.from('"data"');
 
 /** Byte buffers reused for response bodies, so that a large body is not written to fresh memory. */
 export class BodyBuffers {
@@ -39,7 +42,9 @@ export class BodyBuffers {
   }
 
   give(buffer: Buffer): void {
-    if (this.free.length < KEPT_BUFFERS) this.free.push(buffer);
+    if (this.free.length < KEPT_BUFFERS && buffer.length <= LARGEST_KEPT_BYTES) {
+      this.free.push(buffer);
+    }
   }
 }
 
@@ -61,7 +66,7 @@ export async function readBody(response: Response, buffers: BodyBuffers): Promis
   let length = 0;
   try {
     for await (const chunk of stream) {
-      const bytes = chunk as Buffer;
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array | string);
       if (length + bytes.length > buffer.length) {
         const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + bytes.length));
         buffer.copy(grown, 0, 0, length);
@@ -87,9 +92,9 @@ function isReadable(value: unknown): value is AsyncIterable<unknown> {
   );
 }
 
-/** The body as text. */
+/** The body as text, for messages: its first megabyte at most. */
 export function textOf(bytes: Buffer): string {
-  return bytes.toString('utf8');
+  return bytes.toString('utf8', 0, Math.min(bytes.length, TEXT_BYTES));
 }
 
 /** About the last `chars` characters of the body, decoded on their own. */
@@ -108,30 +113,27 @@ export function tailOf(bytes: Buffer, chars: number): string {
  * piece before it and with `[` for the piece after it (put back before returning). Inside a JSON
  * string a `"` is always escaped, so a cut that is not between two records of the array leaves a
  * piece that does not parse (a bracket or a string left open): then the whole body is parsed at
- * once. The rest of the document, from the last cut, is parsed behind `{"data":[`, and only a
- * document that names `"data"` once is cut, so its `data` is the array that was cut (a second
- * `data` member would win in one parse). A name written with escapes (`"d\u0061ta"`) is not
- * looked for: a document that repeats its `data` that way is garbage either way.
+ * once. The rest of the document, from the last cut, is parsed behind `{"data":[` and a random
+ * string: that string comes back first in `data` only if `data` is the array that was cut, not a
+ * later member of the same name (however spelled), which one parse would answer instead.
  */
 export function parseJsonBytes(bytes: Buffer): unknown {
   if (bytes.length === 0) return undefined;
   let document: unknown;
-  if (bytes.length > 2 * PIECE_BYTES && isListOfOneDataArray(bytes)) {
+  if (bytes.length > 2 * PIECE_BYTES && startsAsList(bytes)) {
     document = parseListInPieces(bytes);
     if (document !== undefined) return document;
   }
   try {
-    return JSON.parse(textOf(bytes));
+    return JSON.parse(bytes.toString('utf8'));
   } catch {
+    // Not JSON, or (beyond about 512 MB) longer than a string can be.
     return undefined;
   }
 }
 
-function isListOfOneDataArray(bytes: Buffer): boolean {
-  return (
-    bytes.compare(LIST_HEAD, 0, LIST_HEAD.length, 0, LIST_HEAD.length) === 0 &&
-    bytes.indexOf(DATA_NAME, LIST_HEAD.length) === -1
-  );
+function startsAsList(bytes: Buffer): boolean {
+  return bytes.compare(LIST_HEAD, 0, LIST_HEAD.length, 0, LIST_HEAD.length) === 0;
 }
 
 /** The document parsed in pieces, or undefined when a piece does not parse as it should. */
@@ -153,9 +155,14 @@ function parseListInPieces(bytes: Buffer): unknown {
     }
     if (pieces.length === 0) return undefined;
     // From the last cut's `[` (skipped) to the end: the last records and the rest of the document.
-    const rest: unknown = JSON.parse(`${LIST_HEAD.toString()}${bytes.toString('utf8', start + 1)}`);
-    if (!isRecord(rest) || !Array.isArray(rest.data)) return undefined;
-    rest.data = ([] as unknown[]).concat(...pieces, rest.data);
+    const mark = randomUUID();
+    const rest: unknown = JSON.parse(
+      `${LIST_HEAD.toString()}"${mark}",${bytes.toString('utf8', start + 1)}`,
+    );
+    if (!isRecord(rest) || !Array.isArray(rest.data) || rest.data[0] !== mark) return undefined;
+    const data = pieces.flat();
+    for (let i = 1; i < rest.data.length; i++) data.push(rest.data[i]);
+    rest.data = data;
     return rest;
   } catch {
     return undefined;

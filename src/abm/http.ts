@@ -15,8 +15,11 @@ import { redactSecrets } from './redact';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
-/** How much of the end of a successful answer `onBody` is shown. */
-export const BODY_TAIL_BYTES = 4096;
+/**
+ * How much of the end of a successful answer `onBody` is shown: at least the last 4,096
+ * characters, however many bytes each takes.
+ */
+export const BODY_TAIL_BYTES = 4 * 4096;
 
 type Executor<T> = (
   resolve: (value: T | PromiseLike<T>) => void,
@@ -108,9 +111,9 @@ export interface HttpResponse {
   /** The parsed JSON body, or undefined when the body was empty or not JSON. */
   json: unknown;
   /**
-   * The raw body text, for error messages (secrets redacted before use). Not made for a successful
-   * answer whose JSON was read: a page of the device list as one string costs more than its parse
-   * (body.ts).
+   * The raw body text (its first megabyte), for error messages (secrets redacted before use). Not
+   * made for a 200 whose JSON was read: a page of the device list as one string costs more than
+   * its parse (body.ts).
    */
   text?: string;
   headers: { get(name: string): string | null };
@@ -435,8 +438,9 @@ export class HttpTransport {
         }
         if (status >= 300 && status < 400) throw redirectError(request, status, headers);
         json = parseJsonBytes(answered.bytes);
-        // Made only where it can be needed: an error's message, or a failure's.
-        text = ok && json !== undefined ? undefined : textOf(answered.bytes);
+        // Not made for the answer callers only read the JSON of (a 200 whose JSON was read): any
+        // other may become an error's message (the token endpoint takes any status but 200 for one).
+        text = status === 200 && json !== undefined ? undefined : textOf(answered.bytes);
       } finally {
         // Given back once nothing made from the bytes refers to them: the parse copies all it keeps.
         if (answered.buffer) this.bodyBuffers.give(answered.buffer);
@@ -463,12 +467,12 @@ export class HttpTransport {
           parseRetryAfter(headers.get('retry-after'), this.options.now()),
         );
       }
-      // A success whose JSON could not be read (only then is its text made).
-      if (ok && status !== 204 && text !== undefined) {
+      if (ok && status !== 204 && json === undefined) {
+        const raw = text ?? '';
         const kind =
-          text.length === 0
+          raw.length === 0
             ? 'an empty body instead of JSON'
-            : /^\s*</.test(text)
+            : /^\s*</.test(raw)
               ? describeErrorBody({ json, text })
               : 'unreadable (truncated?) JSON';
         throw new TransientFailure(kind, status);
