@@ -97,10 +97,10 @@ export function textOf(bytes: Buffer): string {
   return bytes.toString('utf8', 0, Math.min(bytes.length, TEXT_BYTES));
 }
 
-/** About the last `chars` characters of the body, decoded on their own. */
-export function tailOf(bytes: Buffer, chars: number): string {
+/** The last `count` bytes of the body, decoded on their own. */
+export function tailOf(bytes: Buffer, count: number): string {
   // A character cut in two at the start decodes as U+FFFD: only the end is read.
-  return bytes.toString('utf8', Math.max(0, bytes.length - chars));
+  return bytes.toString('utf8', Math.max(0, bytes.length - count));
 }
 
 /**
