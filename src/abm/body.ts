@@ -119,9 +119,8 @@ export function tailOf(bytes: Buffer, count: number): string {
  */
 export function parseJsonBytes(bytes: Buffer): unknown {
   if (bytes.length === 0) return undefined;
-  let document: unknown;
   if (bytes.length > 2 * PIECE_BYTES && startsAsList(bytes)) {
-    document = parseListInPieces(bytes);
+    const document = parseListInPieces(bytes);
     if (document !== undefined) return document;
   }
   try {

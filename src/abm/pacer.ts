@@ -423,7 +423,7 @@ function paceOf(learning: Learning): number {
   // review).
   if (atLeastMs > 0 && learning.admitted >= Math.ceil(WINDOW_MS / atLeastMs) - 1) return atLeastMs;
   const spacing = (WINDOW_MS / Math.max(1, learning.admitted)) * SAFETY;
-  return Math.min(MAX_INTERVAL_MS, Math.max(learning.atLeastMs, spacing));
+  return Math.min(MAX_INTERVAL_MS, Math.max(atLeastMs, spacing));
 }
 
 /**
