@@ -1,8 +1,8 @@
 import { createServer, Server } from 'http';
-import { AddressInfo } from 'net';
 import nodeFetch from 'node-fetch';
 import { Readable } from 'stream';
 
+import { closeServer, listenLocal } from '../../test/helpers/localServer';
 import { BodyBuffers, parseJsonBytes, PIECE_BYTES, readBody, tailOf, textOf } from './body';
 
 /** A page of the device list as Apple's are laid out: `data` first, then links and meta. */
@@ -152,10 +152,9 @@ describe('readBody', () => {
       for (let at = 0; at < page.length; at += 10_000) res.write(page.slice(at, at + 10_000));
       res.end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await listenLocal(server);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => closeServer(server));
 
   it('reads a streamed body into a buffer that is given back and reused', async () => {
     const buffers = new BodyBuffers();

@@ -1,6 +1,5 @@
 import { execFile } from 'child_process';
 import { createServer, Server } from 'http';
-import { AddressInfo } from 'net';
 import path from 'path';
 import { promisify } from 'util';
 import {
@@ -10,6 +9,7 @@ import {
 } from '@jupiterone/integration-sdk-core';
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
+import { closeServer, listenLocal } from '../../test/helpers/localServer';
 import {
   BODY_TAIL_BYTES,
   HttpOptions,
@@ -389,10 +389,9 @@ describe('HttpTransport with the real fetch', () => {
         res.end(body);
       }
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/orgDevices`;
+    url = `${await listenLocal(server)}/v1/orgDevices`;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => closeServer(server));
 
   it('retries a body cut short by a dropped connection at once, not after the timeout', async () => {
     const warnings: string[] = [];
@@ -438,10 +437,9 @@ describe('HttpTransport reading streamed bodies into reused buffers', () => {
       for (let at = 0; at < body.length; at += 7000) res.write(body.slice(at, at + 7000));
       res.end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenLocal(server);
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => closeServer(server));
 
   it('answers each body as it came, whatever the buffer held before and however the last ended', async () => {
     const t = new HttpTransport({ maxInFlight: 1, baseBackoffMs: 1 });
@@ -530,10 +528,6 @@ describe('HttpTransport and redirects', () => {
   let target: string;
 
   beforeAll(async () => {
-    const listen = async (server: Server) => {
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    };
     elsewhere = createServer((req, res) => {
       let body = '';
       req.on('data', (chunk) => (body += chunk));
@@ -543,7 +537,7 @@ describe('HttpTransport and redirects', () => {
         res.end('{"access_token":"stolen","expires_in":3600}');
       });
     });
-    target = await listen(elsewhere);
+    target = await listenLocal(elsewhere);
     redirecting = createServer((req, res) => {
       redirected += 1;
       req.resume();
@@ -551,16 +545,14 @@ describe('HttpTransport and redirects', () => {
       res.writeHead(status, { location: `${target}/auth/oauth2/token?code=secret` });
       res.end();
     });
-    base = await listen(redirecting);
+    base = await listenLocal(redirecting);
   });
   beforeEach(() => {
     elsewhereBodies = [];
     redirected = 0;
   });
   afterAll(async () => {
-    for (const server of [elsewhere, redirecting]) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    for (const server of [elsewhere, redirecting]) await closeServer(server);
   });
 
   it.each([

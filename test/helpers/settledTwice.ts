@@ -5,9 +5,9 @@
  * Node saw settled twice (the runtime logs each at ERROR, with a stack) and the retry warnings.
  */
 import { createServer } from 'http';
-import { AddressInfo } from 'net';
 
 import { HttpTransport } from '../../src/abm/http';
+import { listenLocal } from './localServer';
 
 const settledTwice: string[] = [];
 process.on('multipleResolves', (type, _promise, value) => {
@@ -24,8 +24,7 @@ async function main(): Promise<void> {
     else if (answered === 2) res.write(body.slice(0, 100));
     else res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/orgDevices`;
+  const url = `${await listenLocal(server)}/v1/orgDevices`;
   const warnings: string[] = [];
   const transport = new HttpTransport({
     requestTimeoutMs: 500,

@@ -1,5 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'http';
-import type { AddressInfo, Socket } from 'net';
+import type { Socket } from 'net';
+
+import { closeServer, listenLocal } from './localServer';
 
 /** One request as the proxy saw it, before it was forwarded. */
 export interface TappedRequest {
@@ -147,9 +149,7 @@ export async function startTapProxy(upstreamOrigin: string): Promise<TapProxy> {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  const apiBaseUrl = `http://127.0.0.1:${port}`;
+  const apiBaseUrl = await listenLocal(server);
   return {
     apiBaseUrl,
     tokenUrl: `${apiBaseUrl}/auth/oauth2/token`,
@@ -160,7 +160,7 @@ export async function startTapProxy(upstreamOrigin: string): Promise<TapProxy> {
       intercept = next;
     },
     async stop() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = closeServer(server);
       for (const socket of sockets) socket.destroy();
       await closed;
     },
