@@ -338,6 +338,74 @@ describe('Pacer', () => {
     expect(replay.intervalMs).toBe(0);
   });
 
+  it('falls back from a refused probe to the pace that held when the last second counts one short', async () => {
+    // Found in the benchmark (twentieth round): close together, the second before a refused
+    // probe completed one fewer than the server admitted (the request still in flight), and the
+    // pace fell 7% under the one that had held, for the rest of the run.
+    const replay = new Replay({ probeAfterSuccesses: 40 });
+    // A first burst: 21 back in the last second, taken as 20.
+    replay.oks(spaced(21, 0, 5), 25).refused(105, 130);
+    const held = replay.intervalMs;
+    expect(held).toBeCloseTo((1000 / 20) * 1.03, 5);
+    // Forty successes at that pace, then a probe 2% faster.
+    let sent = 1130;
+    for (let i = 0; i < 40; i++) {
+      replay.ok(sent, sent + 25);
+      sent += held;
+    }
+    expect(replay.intervalMs).toBeCloseTo(held * 0.98, 5);
+    // At the probe's pace, 20 sent in the second before the refused one, the last still in
+    // flight when its 429 comes: 19 completed in the client's last second.
+    const probe = replay.intervalMs;
+    const second = spaced(20, sent, probe);
+    replay.oks(second.slice(0, 19), 25);
+    const refusedAt = sent + 20 * probe;
+    replay.refused(refusedAt, refusedAt + 10);
+    expect(replay.intervalMs).toBeCloseTo(held, 5);
+    // Strong evidence still counts: a second that completed about half of that is a tighter limit.
+    const slower = new Replay({ probeAfterSuccesses: 40 });
+    slower.oks(spaced(21, 0, 5), 25).refused(105, 130);
+    sent = 1130;
+    for (let i = 0; i < 40; i++) {
+      slower.ok(sent, sent + 25);
+      sent += held;
+    }
+    slower.oks(spaced(11, sent, 90), 25).refused(sent + 990, sent + 1000);
+    expect(slower.intervalMs).toBeCloseTo((1000 / 11) * 1.03, 5);
+  });
+
+  it('counts the next turn from the last one, not from when a late request left', async () => {
+    // A timer fires late and a busy event loop delays a request further: counted from when it
+    // left, every request lost that lateness (1.4% of the pace in the benchmark).
+    let time = 0;
+    const pacer = new Pacer({
+      now: () => time,
+      // Each wait ends 2 ms late.
+      sleep: async (ms) => {
+        time += ms + 2;
+      },
+    });
+    await pacer.acquire();
+    pacer.onSuccess(0);
+    pacer.onThrottled(1000, 0);
+    const interval = pacer.currentIntervalMs;
+    expect(interval).toBeCloseTo(1030, 5);
+    const sends: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      await pacer.acquire();
+      sends.push(time);
+    }
+    // The first after the pause leaves at 1002; each next turn is 1030 ms after the one before.
+    expect(sends[0]).toBe(1002);
+    expect(sends[9] - sends[0]).toBeCloseTo(9 * interval, 5);
+    // A request that comes long after its turn gains at most 5 ms on the next.
+    time += 10_000;
+    await pacer.acquire();
+    const late = time;
+    await pacer.acquire();
+    expect(time - late).toBeCloseTo(interval - 5 + 2, 5);
+  });
+
   it('keeps the pace that held through a stray 429 long after a probe', async () => {
     // Found in review: the second before a refused request sent at an even pace of N a second
     // holds N - 1 besides it; counted as the limit, every stray after a probe slowed the pace.
