@@ -340,8 +340,8 @@ describe('Pacer', () => {
 
   it('falls back from a refused probe to the pace that held when the last second counts one short', async () => {
     // Found in the benchmark (twentieth round): close together, the second before a refused
-    // probe completed one fewer than the server admitted (the request still in flight), and the
-    // pace fell 7% under the one that had held, for the rest of the run.
+    // probe completed one fewer than the server admitted, and the pace fell 7% under the one that
+    // had held, for the rest of the run.
     const replay = new Replay({ probeAfterSuccesses: 40 });
     // A first burst: 21 back in the last second, taken as 20.
     replay.oks(spaced(21, 0, 5), 25).refused(105, 130);

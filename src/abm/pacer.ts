@@ -285,10 +285,9 @@ export class Pacer {
         this.intervalMs = paceOf(this.learning);
       } else {
         // Only strong evidence outweighs the pace that held through a probe's worth of successes:
-        // close together, the last second's completions hold one fewer than the server admitted
-        // (the request still in flight), and a pace set from them fell 7% under the one that held,
-        // for the rest of the run (twentieth round). A limit that tightened by less is found by
-        // the 429s that follow.
+        // close together, the last second's completions can hold one fewer than the server
+        // admitted, and a pace set from them fell 7% under the one that held, for the rest of the
+        // run (twentieth round). A limit that tightened by less is found by the 429s that follow.
         this.intervalMs =
           evidence > this.beforeProbeMs * STRONG_EVIDENCE ? evidence : this.beforeProbeMs;
       }
