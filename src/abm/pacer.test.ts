@@ -338,10 +338,11 @@ describe('Pacer', () => {
     expect(replay.intervalMs).toBe(0);
   });
 
-  it('falls back from a refused probe to the pace that held when the last second counts one short', async () => {
-    // Found in the benchmark (twentieth round): close together, the second before a refused
-    // probe completed one fewer than the server admitted, and the pace fell 7% under the one that
-    // had held, for the rest of the run.
+  it('falls back from a refused probe to the count of its second when that is slower, however little', async () => {
+    // A pace that held only between lone 429s, each taken for a stray, may be above a limit that
+    // tightened: keeping it (tried in the twentieth round, where the count had come one short)
+    // left a review's simulation at 90 a second under a pace of 98, with a 429 and a pause every
+    // cycle for the rest of the run.
     const replay = new Replay({ probeAfterSuccesses: 40 });
     // A first burst: 21 back in the last second, taken as 20.
     replay.oks(spaced(21, 0, 5), 25).refused(105, 130);
@@ -354,24 +355,12 @@ describe('Pacer', () => {
       sent += held;
     }
     expect(replay.intervalMs).toBeCloseTo(held * 0.98, 5);
-    // At the probe's pace, 20 sent in the second before the refused one, the last still in
-    // flight when its 429 comes: 19 completed in the client's last second.
+    // Refused, with 19 completed in the client's last second: slower than the pace that held.
     const probe = replay.intervalMs;
-    const second = spaced(20, sent, probe);
-    replay.oks(second.slice(0, 19), 25);
-    const refusedAt = sent + 20 * probe;
+    replay.oks(spaced(19, sent, probe), 25);
+    const refusedAt = sent + 19 * probe + 20;
     replay.refused(refusedAt, refusedAt + 10);
-    expect(replay.intervalMs).toBeCloseTo(held, 5);
-    // Strong evidence still counts: a second that completed about half of that is a tighter limit.
-    const slower = new Replay({ probeAfterSuccesses: 40 });
-    slower.oks(spaced(21, 0, 5), 25).refused(105, 130);
-    sent = 1130;
-    for (let i = 0; i < 40; i++) {
-      slower.ok(sent, sent + 25);
-      sent += held;
-    }
-    slower.oks(spaced(11, sent, 90), 25).refused(sent + 990, sent + 1000);
-    expect(slower.intervalMs).toBeCloseTo((1000 / 11) * 1.03, 5);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 19) * 1.03, 5);
   });
 
   it('counts the next turn from the last one, not from when a late request left', async () => {
