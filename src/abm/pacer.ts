@@ -39,7 +39,10 @@
  * over a minute rather than a second), or when the server accepted far fewer
  * requests in the last second than the pace sends. A lone 429 at a pace that
  * has been holding is taken as a stray and changes nothing but the pause; a
- * limit that really tightened soon sends more. However the evidence falls,
+ * limit that really tightened soon sends more, or, where a second holds more
+ * requests than those last outcomes, repeats the same cycle (a pause, the same
+ * count of successes, a 429), which is read as the limit (`repeatedCycle`).
+ * However the evidence falls,
  * the spacing never exceeds MAX_INTERVAL_MS, so a run can slow down but never
  * stall.
  */
