@@ -120,6 +120,18 @@ class Replay {
     return this;
   }
 
+  /**
+   * One cycle of a limit a pace is a little over: from `fromMs` (a pause's end), `count`
+   * successes `spacingMs` apart, each back in 5 ms, then the next request refused, its 429 back in
+   * 5 ms. Gives the end of the pause the 429 asks for.
+   */
+  cycle(fromMs: number, count: number, spacingMs: number, retryAfterMs = 1000): number {
+    this.oks(spaced(count, fromMs, spacingMs), 5);
+    const refusedAt = fromMs + count * spacingMs;
+    this.refused(refusedAt, refusedAt + 5, retryAfterMs);
+    return refusedAt + 5 + retryAfterMs;
+  }
+
   /** Each answer in the order given. */
   play(answers: ReadonlyArray<{ at: number; sentAt: number; refused?: boolean }>): this {
     for (const { at, sentAt, refused } of answers) {
@@ -370,20 +382,13 @@ describe('Pacer', () => {
     replay.oks(spaced(100, 0, 5), 25).refused(500, 525);
     const held = replay.intervalMs;
     expect(held).toBeCloseTo((1000 / 99) * 1.03, 5);
-    // One cycle: from the end of a 1 s pause, `count` requests at the pace, each back in 5 ms,
-    // and the next refused. More than 50 in a cycle, so the last outcomes hold one 429 each time.
+    // Cycles of more than 50 requests at the pace, so the last outcomes hold one 429 each time.
     let pauseEnd = 1525;
-    const cycle = (count: number) => {
-      replay.oks(spaced(count, pauseEnd, held), 5);
-      const refusedAt = pauseEnd + count * held;
-      replay.refused(refusedAt, refusedAt + 5);
-      pauseEnd = refusedAt + 5 + 1000;
-    };
     // Counts that vary (55 is more than a twentieth from 60) are strays: the pace holds.
-    for (const count of [60, 55, 60, 60]) cycle(count);
+    for (const count of [60, 55, 60, 60]) pauseEnd = replay.cycle(pauseEnd, count, held);
     expect(replay.intervalMs).toBe(held);
     // A third in a row after about the same count (within a twentieth) is a limit's cycle.
-    cycle(62);
+    replay.cycle(pauseEnd, 62, held);
     expect(replay.intervalMs).toBeCloseTo((1000 / 60) * 1.03, 5);
     expect(replay.pacer.isProvisional).toBe(false);
   });
@@ -395,24 +400,14 @@ describe('Pacer', () => {
     // The same count each time, but the refused request left 1.2 s after the pause's end: the
     // server's window may hold requests from before it, so the count says nothing of the limit.
     let pauseEnd = 1525;
-    for (let i = 0; i < 4; i++) {
-      replay.oks(spaced(115, pauseEnd, held), 5);
-      const refusedAt = pauseEnd + 115 * held;
-      replay.refused(refusedAt, refusedAt + 5);
-      pauseEnd = refusedAt + 5 + 1000;
-    }
+    for (let i = 0; i < 4; i++) pauseEnd = replay.cycle(pauseEnd, 115, held);
     expect(replay.intervalMs).toBe(held);
     // Nor after a pause shorter than a second, whatever the count: the window held requests sent
     // before the pause as well.
     const short = new Replay({ probeAfterSuccesses: 10_000 });
     short.oks(spaced(100, 0, 5), 25).refused(500, 525, 500);
     pauseEnd = 1025;
-    for (let i = 0; i < 4; i++) {
-      short.oks(spaced(60, pauseEnd, held), 5);
-      const refusedAt = pauseEnd + 60 * held;
-      short.refused(refusedAt, refusedAt + 5, 500);
-      pauseEnd = refusedAt + 5 + 500;
-    }
+    for (let i = 0; i < 4; i++) pauseEnd = short.cycle(pauseEnd, 60, held, 500);
     expect(short.intervalMs).toBe(held);
   });
 
