@@ -198,6 +198,19 @@ describe('TokenProvider', () => {
     expect(fetch.calls).toHaveLength(2);
   });
 
+  it("keeps the token endpoint's 429 off the API's pace", async () => {
+    // Apple's token endpoint is on another host than the API: its limit is not the API's.
+    const fetch = fakeFetch((_, __, call) =>
+      call === 1 ? { status: 429, headers: { 'retry-after': '2' } } : okToken(),
+    );
+    const clock = virtualClock();
+    const http = new HttpTransport({ fetch, ...clock });
+    const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
+    await tokens.getToken();
+    expect(http.stats.throttled).toBe(1);
+    expect(http.paceIntervalMs).toBe(0);
+  });
+
   it('signs a new assertion for each attempt, so a retry never replays a jti', async () => {
     const { fetch, tokens } = provider((_, __, call) =>
       call === 1 ? { text: '{"access_tok' } : okToken(),

@@ -216,6 +216,7 @@ export class TokenProvider {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body,
+      limit: 'token',
     });
 
     const json = response.json as Record<string, unknown> | undefined;

@@ -75,6 +75,53 @@ describe('HttpTransport', () => {
     expect(t.paceIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
   });
 
+  describe("keeps the token endpoint's limit apart from the API's", () => {
+    const tokenRequest = {
+      endpoint: 'POST /auth/oauth2/token',
+      url: 'https://account.test/auth/oauth2/token',
+      method: 'POST' as const,
+      limit: 'token' as const,
+    };
+
+    it("does not count a token request's success as one the API's limit admitted", async () => {
+      // The token, three API requests, then a 429: the API's limit admitted three, not four.
+      const fetch = fakeFetch((_, __, call) =>
+        call === 5 ? { status: 429, headers: { 'retry-after': '1' } } : { body: {} },
+      );
+      const { t } = transport(fetch);
+      await t.request(tokenRequest);
+      for (let i = 0; i < 4; i++) await t.request(request);
+      expect(t.paceIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
+    });
+
+    it("neither pauses the API's requests nor paces them after a 429 from the token endpoint", async () => {
+      const fetch = fakeFetch((_, __, call) =>
+        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
+      );
+      const { t, waits } = transport(fetch);
+      // The API request leaves while the token request waits out its Retry-After.
+      const token = t.request(tokenRequest);
+      await new Promise(setImmediate);
+      await t.request(request);
+      await token;
+      expect(waits).toEqual([30_000]);
+      expect(t.paceIntervalMs).toBe(0);
+      expect(t.stats.throttled).toBe(1);
+    });
+
+    it("does not hold a token request behind the API's pause", async () => {
+      const fetch = fakeFetch((_, __, call) =>
+        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
+      );
+      const { t, waits } = transport(fetch);
+      const api = t.request(request);
+      await new Promise(setImmediate);
+      await t.request(tokenRequest);
+      await api;
+      expect(waits).toEqual([30_000]);
+    });
+  });
+
   it('honours Retry-After in seconds and as an HTTP date on 429', async () => {
     const clock = virtualClock(Date.parse('2026-01-01T00:00:00Z'));
     const fetch = fakeFetch((_, __, call) => {

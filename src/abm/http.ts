@@ -104,7 +104,17 @@ export interface HttpRequest {
   onBody?: (tail: string) => boolean;
   /** Where this request's own lines go (its step's logger); the transport's logger otherwise. */
   logger?: TransportLogger;
+  /**
+   * Whose rate limit the request counts against (default `api`). Each has its own pace (`Pacer`):
+   * Apple's token endpoint is on another host than the API, so a token request's success is not
+   * one the API's limit admitted, and a 429 from it must not pause the API's requests or set
+   * their pace (docs/performance-rounds.md, twenty-first round).
+   */
+  limit?: RateLimitName;
 }
+
+/** The rate limits the transport keeps a pace for: the API's, and the token endpoint's. */
+export type RateLimitName = 'api' | 'token';
 
 export interface HttpResponse {
   status: number;
@@ -231,7 +241,7 @@ export class HttpTransport {
   readonly stats: TransportStats = { requests: 0, retries: 0, throttled: 0, retryWaitMs: 0 };
   private readonly options: Required<Omit<HttpOptions, 'logger' | 'userAgent'>> &
     Pick<HttpOptions, 'logger' | 'userAgent'>;
-  private readonly pacer: Pacer;
+  private readonly pacers: Record<RateLimitName, Pacer>;
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private inFlight = 0;
@@ -257,11 +267,13 @@ export class HttpTransport {
       userAgent: options.userAgent,
     };
     this.retryBudgetLeftMs = this.options.retryBudgetMs;
-    this.pacer = new Pacer({
-      now: this.options.now,
-      sleep: this.options.sleep,
-      maxPauseMs: this.options.maxRequestRetryWaitMs,
-    });
+    const pacer = () =>
+      new Pacer({
+        now: this.options.now,
+        sleep: this.options.sleep,
+        maxPauseMs: this.options.maxRequestRetryWaitMs,
+      });
+    this.pacers = { api: pacer(), token: pacer() };
     this.httpAgent = failFastOnCutBodies(
       new http.Agent({ keepAlive: true, maxSockets: maxInFlight }),
     );
@@ -270,14 +282,14 @@ export class HttpTransport {
     );
   }
 
-  /** The learned spacing between requests, 0 while no 429 has been seen. */
   /** The run's retry budget and what is left of it (see `HttpOptions.retryBudgetMs`). */
   get retryBudget(): { totalMs: number; leftMs: number } {
     return { totalMs: this.options.retryBudgetMs, leftMs: Math.max(0, this.retryBudgetLeftMs) };
   }
 
+  /** The learned spacing between the API's requests, 0 while no 429 has been seen. */
   get paceIntervalMs(): number {
-    return this.pacer.currentIntervalMs;
+    return this.pacers.api.currentIntervalMs;
   }
 
   destroy(): void {
@@ -294,7 +306,7 @@ export class HttpTransport {
       const timing: AttemptTiming = {};
       try {
         const response = await this.attempt(request, timing);
-        this.pacer.onSuccess(timing.sentAt);
+        this.pacerOf(request).onSuccess(timing.sentAt);
         return response;
       } catch (err) {
         if (!(err instanceof TransientFailure)) throw err;
@@ -362,6 +374,10 @@ export class HttpTransport {
     });
   }
 
+  private pacerOf(request: HttpRequest): Pacer {
+    return this.pacers[request.limit ?? 'api'];
+  }
+
   private async slot(): Promise<() => void> {
     while (this.inFlight >= this.options.maxInFlight) {
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -379,7 +395,7 @@ export class HttpTransport {
   private async attempt(request: HttpRequest, timing: AttemptTiming): Promise<HttpResponse> {
     const release = await this.slot();
     try {
-      await this.pacer.acquire();
+      await this.pacerOf(request).acquire();
       // Made after the wait for the pace, so a client assertion is fresh when it leaves. Outside
       // the network error handling, and before the attempt's timer: a body that cannot be made (a
       // client assertion that cannot be signed) is not something a retry fixes, and it must not
@@ -448,8 +464,8 @@ export class HttpTransport {
       if (status === 429) {
         this.stats.throttled += 1;
         const retryAfterMs = parseRetryAfter(headers.get('retry-after'), this.options.now());
-        // The pause holds every request, so it may not outlast what is left of the run's budget.
-        this.pacer.onThrottled(
+        // The pause holds every request of the same limit: it may not outlast the run's budget.
+        this.pacerOf(request).onThrottled(
           Math.min(retryAfterMs ?? this.options.baseBackoffMs, Math.max(0, this.retryBudgetLeftMs)),
           timing.sentAt,
         );
