@@ -10,9 +10,11 @@ import {
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
 import { closeServer, listenLocal } from '../../test/helpers/localServer';
+import { SimulatedClock } from '../../test/helpers/simulatedClock';
 import {
   BODY_TAIL_BYTES,
   HttpOptions,
+  HttpRequest,
   HttpTransport,
   parseRetryAfter,
   toProviderError,
@@ -94,31 +96,43 @@ describe('HttpTransport', () => {
       expect(t.paceIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
     });
 
-    it("neither pauses the API's requests nor paces them after a 429 from the token endpoint", async () => {
+    /**
+     * The first request is refused with `Retry-After: 30`; the second, of the other limit, must
+     * leave at once, while the first still waits (the clock moves only when told to).
+     */
+    async function secondLeavesDuringFirstsPause(first: HttpRequest, second: HttpRequest) {
+      const clock = new SimulatedClock();
       const fetch = fakeFetch((_, __, call) =>
         call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
       );
-      const { t, waits } = transport(fetch);
-      // The API request leaves while the token request waits out its Retry-After.
-      const token = t.request(tokenRequest);
-      await new Promise(setImmediate);
-      await t.request(request);
-      await token;
-      expect(waits).toEqual([30_000]);
-      expect(t.paceIntervalMs).toBe(0);
+      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 });
+      const firstDone = t.request(first);
+      await clock.advance(0);
       expect(t.stats.throttled).toBe(1);
+      let secondDone = false;
+      const secondAnswered = t.request(second).then(() => {
+        secondDone = true;
+      });
+      await clock.advance(0);
+      expect(secondDone).toBe(true);
+      expect(clock.time).toBe(0);
+      expect(fetch.calls.map((call) => call.url.host)).toEqual([
+        new URL(first.url).host,
+        new URL(second.url).host,
+      ]);
+      await clock.advance(30_000);
+      await Promise.all([firstDone, secondAnswered]);
+      expect(fetch.calls).toHaveLength(3);
+      return t;
+    }
+
+    it("neither pauses the API's requests nor paces them after a 429 from the token endpoint", async () => {
+      const t = await secondLeavesDuringFirstsPause(tokenRequest, request);
+      expect(t.paceIntervalMs).toBe(0);
     });
 
-    it("does not hold a token request behind the API's pause", async () => {
-      const fetch = fakeFetch((_, __, call) =>
-        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
-      );
-      const { t, waits } = transport(fetch);
-      const api = t.request(request);
-      await new Promise(setImmediate);
-      await t.request(tokenRequest);
-      await api;
-      expect(waits).toEqual([30_000]);
+    it("does not hold a token request behind the API's pause while a slot is free", async () => {
+      await secondLeavesDuringFirstsPause(request, tokenRequest);
     });
   });
 

@@ -108,7 +108,9 @@ export interface HttpRequest {
    * Whose rate limit the request counts against (default `api`). Each has its own pace (`Pacer`):
    * Apple's token endpoint is on another host than the API, so a token request's success is not
    * one the API's limit admitted, and a 429 from it must not pause the API's requests or set
-   * their pace (docs/performance-rounds.md, twenty-first round).
+   * their pace (docs/performance-rounds.md, twenty-first round). The in-flight cap stays shared:
+   * a request waiting out its limit's pause keeps its slot, so a token request finds none while
+   * `maxInFlight` API requests wait out theirs (a renewal starts minutes ahead of the expiry).
    */
   limit?: RateLimitName;
 }
