@@ -155,6 +155,25 @@ describe('HttpTransport', () => {
     expect(t.stats.throttled).toBe(2);
   });
 
+  it.each([
+    ['0', {}],
+    [
+      "an HTTP date already past by the answer's own Date",
+      { date: 'Thu, 01 Jan 2026 00:00:10 GMT' },
+    ],
+  ])('backs off on a 429 whose Retry-After is %s, as without one', async (_, extra) => {
+    const clock = virtualClock(Date.parse('2026-01-01T00:00:00Z'));
+    const retryAfter = 'date' in extra ? 'Thu, 01 Jan 2026 00:00:09 GMT' : '0';
+    const fetch = fakeFetch((__, ___, call) =>
+      call <= 2 ? { status: 429, headers: { 'retry-after': retryAfter, ...extra } } : { body: {} },
+    );
+    const t = new HttpTransport({ fetch, ...clock, random: () => 0.5, baseBackoffMs: 1000 });
+    await t.request(request);
+    expect(fetch.calls).toHaveLength(3);
+    // The backoff's waits (1 s and 2 s, equal jitter at its middle); no retry at once.
+    expect(clock.waits.filter((w) => w >= 500)).toEqual([750, 1500]);
+  });
+
   it('retries network errors and unreadable bodies', async () => {
     const fetch = fakeFetch((_, __, call) => {
       if (call === 1) throw new Error('socket hang up');
@@ -535,9 +554,25 @@ describe('parseRetryAfter', () => {
   it('reads seconds, HTTP dates, and ignores nonsense', () => {
     expect(parseRetryAfter('12', now)).toBe(12_000);
     expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
-    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:05 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it('gives no wait for 0 or a date already past, so the caller backs off instead', () => {
+    expect(parseRetryAfter('0', now)).toBeUndefined();
+    expect(parseRetryAfter('Wed, 31 Dec 2025 00:00:05 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 GMT', now)).toBeUndefined();
+  });
+
+  it("counts an HTTP date from the answer's own Date, the server's clock, when it has one", () => {
+    const retryAt = 'Thu, 01 Jan 2026 00:00:05 GMT';
+    // The server's clock 20 s behind ours: its date is past by ours, 2 s ahead by its own.
+    expect(parseRetryAfter(retryAt, now + 20_000, 'Thu, 01 Jan 2026 00:00:03 GMT')).toBe(2000);
+    // 20 s ahead: not a wait of 22 s.
+    expect(parseRetryAfter(retryAt, now - 20_000, 'Thu, 01 Jan 2026 00:00:03 GMT')).toBe(2000);
+    // A Date that does not parse: our clock.
+    expect(parseRetryAfter(retryAt, now, 'yesterday')).toBe(5000);
+    expect(parseRetryAfter('3', now, 'Thu, 01 Jan 2026 00:00:03 GMT')).toBe(3000);
   });
 });
 

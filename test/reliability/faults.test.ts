@@ -139,6 +139,36 @@ describe('faults the collector absorbs', () => {
     expect(sandbox.stats().faultsInjected.rateLimit).toBeGreaterThan(0);
   });
 
+  it.each([
+    ['behind', -20_000],
+    ['ahead of', 20_000],
+  ])(
+    "a sustained limit answered with HTTP dates by a server whose clock is 20 s %s the collector's: read against the answer's Date",
+    async (_, offsetMs) => {
+      // Read against the collector's clock, every date from a server 20 s behind was past: each
+      // 429 was retried at once into the same limit (7 429s in such a run, against 1), and a server
+      // 20 s ahead asked for waits of 21 s, past this run's budget of 10 s. The backoff is the real
+      // one (1 s), as are the clocks.
+      const skewed = await startSandbox({
+        ...FLEET,
+        now: () => Date.now() + offsetMs,
+        faults: { rateLimit: { rps: 6, endpoints: 'api', retryAfterFormat: 'http-date' } },
+      });
+      try {
+        const graph = await collectFromSandbox(skewed, {
+          collector: { http: { requestTimeoutMs: 2_000, retryBudgetMs: 10_000 } },
+        });
+        expectSameAsBaseline(graph, skewed);
+        const { rateLimit } = skewed.stats().faultsInjected;
+        expect(rateLimit).toBeGreaterThan(0);
+        // The first burst's, one per request in flight at most.
+        expect(rateLimit).toBeLessThanOrEqual(4);
+      } finally {
+        await skewed.stop();
+      }
+    },
+  );
+
   // Each burst is counted on one endpoint. Counted over all API requests, the bursts could
   // land on one request: the server list, backing off longer each time, kept drawing the
   // failing numbers while the device walk's fresh requests took the good ones, and gave up

@@ -334,6 +334,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   }
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // The answer's Date is the sandbox's clock, as its Retry-After dates are: a client reads
+    // those against it (a clock set apart from the machine's plays a server whose clock is off).
+    res.setHeader('date', new Date(now()).toUTCString());
     onRequest(req, res).catch((error: unknown) => {
       if (!res.headersSent)
         sendReply(res, apiError(500, `Sandbox bug: ${(error as Error).message}`));
