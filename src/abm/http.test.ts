@@ -572,6 +572,9 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(retryAt, now - 20_000, 'Thu, 01 Jan 2026 00:00:03 GMT')).toBe(2000);
     // A Date that does not parse: our clock.
     expect(parseRetryAfter(retryAt, now, 'yesterday')).toBe(5000);
+    // Within CLOCK_SKEW_MS of ours, our clock: the Date's second, rounded down, would add up to a
+    // second to a date the server rounded up.
+    expect(parseRetryAfter(retryAt, now + 1_900, 'Thu, 01 Jan 2026 00:00:01 GMT')).toBe(3_100);
     expect(parseRetryAfter('3', now, 'Thu, 01 Jan 2026 00:00:03 GMT')).toBe(3000);
   });
 });
