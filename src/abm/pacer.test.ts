@@ -90,6 +90,15 @@ class Replay {
 const spaced = (count: number, fromMs: number, stepMs: number): number[] =>
   Array.from({ length: count }, (_, i) => fromMs + i * stepMs);
 
+/**
+ * A first burst, 100 back in the last second (taken as 99), then a 429 asking `retryAfterMs`, with
+ * no probe in the way: each later 429 is lone, at a pace that held. Gives the pause's end.
+ */
+function afterFirstBurst(replay: Replay, retryAfterMs = 1000): number {
+  replay.oks(spaced(100, 0, 5), 25).refused(500, 525, retryAfterMs);
+  return 525 + retryAfterMs;
+}
+
 describe('Pacer', () => {
   it('does not pace before the first 429', async () => {
     const clock = new SimulatedClock();
@@ -320,14 +329,11 @@ describe('Pacer', () => {
   });
 
   it('takes lone 429s for a limit when three in a row come after the same count since a pause', async () => {
-    // No probe in the way: each 429 here is lone, at a pace that held.
     const replay = new Replay({ probeAfterSuccesses: 10_000 });
-    // A first burst: 100 back in the last second, taken as 99.
-    replay.oks(spaced(100, 0, 5), 25).refused(500, 525);
+    let pauseEnd = afterFirstBurst(replay);
     const held = replay.intervalMs;
     expect(held).toBeCloseTo((1000 / 99) * 1.03, 5);
     // Cycles of more than 50 requests at the pace, so the last outcomes hold one 429 each time.
-    let pauseEnd = 1525;
     // Counts that vary (55 is more than a twentieth from 60) are strays: the pace holds.
     for (const count of [60, 55, 60, 60]) pauseEnd = replay.cycle(pauseEnd, count, held);
     expect(replay.intervalMs).toBe(held);
@@ -337,20 +343,36 @@ describe('Pacer', () => {
     expect(replay.pacer.isProvisional).toBe(false);
   });
 
+  it("counts in a limit's cycle the successes of its second still in flight when its 429 came", async () => {
+    const replay = new Replay({ probeAfterSuccesses: 10_000 });
+    let pauseEnd = afterFirstBurst(replay);
+    const held = replay.intervalMs;
+    for (let i = 0; i < 2; i++) pauseEnd = replay.cycle(pauseEnd, 60, held);
+    expect(replay.intervalMs).toBe(held);
+    // The third cycle: 60 sent, but the last 3 answer after the 429 of the request sent next.
+    const sent = spaced(60, pauseEnd, held);
+    replay.oks(sent.slice(0, 57), 5);
+    const refusedAt = pauseEnd + 60 * held;
+    replay.refused(refusedAt, refusedAt + 5);
+    // Taken from the 57 back: within a twentieth of 60, the third in a row.
+    expect(replay.intervalMs).toBeCloseTo((1000 / 57) * 1.03, 5);
+    // The 3 in flight were admitted in the second that refused the next: counted in as they come.
+    replay.oks(sent.slice(57), 50);
+    expect(replay.intervalMs).toBeCloseTo((1000 / 60) * 1.03, 5);
+  });
+
   it('leaves lone 429s to strays when their requests left a second or more after a pause, or it was short', async () => {
     const replay = new Replay({ probeAfterSuccesses: 10_000 });
-    replay.oks(spaced(100, 0, 5), 25).refused(500, 525);
+    let pauseEnd = afterFirstBurst(replay);
     const held = replay.intervalMs;
     // The same count each time, but the refused request left 1.2 s after the pause's end: the
     // server's window may hold requests from before it, so the count says nothing of the limit.
-    let pauseEnd = 1525;
     for (let i = 0; i < 4; i++) pauseEnd = replay.cycle(pauseEnd, 115, held);
     expect(replay.intervalMs).toBe(held);
     // Nor after a pause shorter than a second, whatever the count: the window held requests sent
     // before the pause as well.
     const short = new Replay({ probeAfterSuccesses: 10_000 });
-    short.oks(spaced(100, 0, 5), 25).refused(500, 525, 500);
-    pauseEnd = 1025;
+    pauseEnd = afterFirstBurst(short, 500);
     for (let i = 0; i < 4; i++) pauseEnd = short.cycle(pauseEnd, 60, held, 500);
     expect(short.intervalMs).toBe(held);
   });
