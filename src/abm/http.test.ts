@@ -131,8 +131,39 @@ describe('HttpTransport', () => {
       expect(t.paceIntervalMs).toBe(0);
     });
 
-    it("does not hold a token request behind the API's pause while a slot is free", async () => {
+    it("does not hold a token request behind the API's pause", async () => {
       await secondLeavesDuringFirstsPause(request, tokenRequest);
+    });
+
+    it("leaves the slots to a token request while the API's requests wait out a pause", async () => {
+      // A request waiting out its limit's pause held its slot: with maxInFlight API requests so
+      // held, a token request (a renewal) waited for the API's pause to end (found in review).
+      const clock = new SimulatedClock();
+      const fetch = fakeFetch((_, __, call) =>
+        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
+      );
+      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, maxInFlight: 2 });
+      const apiRequests = [t.request(request)];
+      await clock.advance(0);
+      expect(t.stats.throttled).toBe(1);
+      apiRequests.push(t.request(request), t.request(request));
+      await clock.advance(0);
+      let tokenDone = false;
+      const token = t.request(tokenRequest).then(() => {
+        tokenDone = true;
+      });
+      await clock.advance(0);
+      expect(tokenDone).toBe(true);
+      expect(fetch.calls.map((call) => call.url.host)).toEqual(['api.test', 'account.test']);
+      // The API's requests then leave at their pace, after the pause.
+      let apiDone = false;
+      const api = Promise.all(apiRequests).then(() => {
+        apiDone = true;
+      });
+      await clock.runUntil(() => apiDone);
+      await Promise.all([api, token]);
+      expect(fetch.calls).toHaveLength(5);
+      expect(clock.time).toBeGreaterThanOrEqual(30_000);
     });
   });
 

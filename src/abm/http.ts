@@ -108,9 +108,8 @@ export interface HttpRequest {
    * Whose rate limit the request counts against (default `api`). Each has its own pace (`Pacer`):
    * Apple's token endpoint is on another host than the API, so a token request's success is not
    * one the API's limit admitted, and a 429 from it must not pause the API's requests or set
-   * their pace (docs/performance-rounds.md, twenty-first round). The in-flight cap stays shared:
-   * a request waiting out its limit's pause keeps its slot, so a token request finds none while
-   * `maxInFlight` API requests wait out theirs (a renewal starts minutes ahead of the expiry).
+   * their pace (docs/performance-rounds.md, twenty-first round). The in-flight cap is shared, but
+   * a request waits out its limit's pause before it takes a slot.
    */
   limit?: RateLimitName;
 }
@@ -423,9 +422,13 @@ export class HttpTransport {
   }
 
   private async attempt(request: HttpRequest, timing: AttemptTiming): Promise<HttpResponse> {
+    const pacer = this.pacerOf(request);
+    // A pause is waited out before a slot is taken, so requests held by one limit's pause leave
+    // the slots to the other's (a token renewal while the API's requests wait out a 429).
+    await pacer.pauseOver();
     const release = await this.slot();
     try {
-      await this.pacerOf(request).acquire();
+      await pacer.acquire();
       // Made after the wait for the pace, so a client assertion is fresh when it leaves. Outside
       // the network error handling, and before the attempt's timer: a body that cannot be made (a
       // client assertion that cannot be signed) is not something a retry fixes, and it must not

@@ -154,6 +154,15 @@ export class Pacer {
     return this.throttleCount;
   }
 
+  /** Waits until no pause holds requests (a turn is then still to be waited for: `acquire`). */
+  async pauseOver(): Promise<void> {
+    for (;;) {
+      const waitMs = this.pausedUntil - this.options.now();
+      if (waitMs <= 0) return;
+      await this.options.sleep(waitMs);
+    }
+  }
+
   /** Waits for this request's turn, then records its start. */
   async acquire(): Promise<void> {
     this.cycleStart ??= this.options.now();
