@@ -113,6 +113,26 @@ describe('faults', () => {
     expect(Date.parse(header) - clock).toBeLessThanOrEqual(31_000);
   });
 
+  it('dates each answer by its own clock when it answers, so its Retry-After dates read against it', async () => {
+    sandbox.setFaults({
+      latency: { ms: 1000 },
+      rules: [
+        { kind: 'tooManyRequests', nth: 1, retryAfterSeconds: 30, retryAfterFormat: 'http-date' },
+      ],
+    });
+    const answered = apiGet(sandbox, token, '/v1/mdmServers');
+    // The clock moves while the answer is on its way (arrived, not yet answered).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clock += 60_000;
+    const answer = await answered;
+    expect(answer.status).toBe(429);
+    const date = answer.headers.get('date') as string;
+    expect(date).toBe(new Date(clock).toUTCString());
+    const waitMs = Date.parse(answer.headers.get('retry-after') as string) - Date.parse(date);
+    expect(waitMs).toBeGreaterThanOrEqual(30_000);
+    expect(waitMs).toBeLessThanOrEqual(31_000);
+  });
+
   it('sends a Retry-After of 1 second when the rule does not set one', async () => {
     sandbox.setFaults({ rules: [{ kind: 'tooManyRequests', nth: 1 }] });
     const answer = await apiGet(sandbox, token, '/v1/mdmServers');

@@ -271,6 +271,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       answer('aborted');
       return;
     }
+    // Dated when answered, as a rule's Retry-After date below is.
+    res.setHeader('date', new Date(now()).toUTCString());
 
     if (retryAfterRps !== undefined) {
       stats.fault('rateLimit');
