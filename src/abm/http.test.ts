@@ -135,6 +135,33 @@ describe('HttpTransport', () => {
       await secondLeavesDuringFirstsPause(request, tokenRequest);
     });
 
+    it("leaves the slots to a token request when the API's pause begins while requests wait for them", async () => {
+      // Four API requests for two slots: the first is refused, and the two still waiting for a
+      // slot when its 429 comes took theirs and slept out the pause in them (found in review).
+      const clock = new SimulatedClock();
+      const fetch = fakeFetch((_, __, call) =>
+        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
+      );
+      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, maxInFlight: 2 });
+      const apiRequests = [1, 2, 3, 4].map(() => t.request(request));
+      await clock.advance(0);
+      expect(t.stats.throttled).toBe(1);
+      let tokenDone = false;
+      const token = t.request(tokenRequest).then(() => {
+        tokenDone = true;
+      });
+      await clock.advance(0);
+      expect(tokenDone).toBe(true);
+      expect(clock.time).toBe(0);
+      let apiDone = false;
+      const api = Promise.all(apiRequests).then(() => {
+        apiDone = true;
+      });
+      await clock.runUntil(() => apiDone);
+      await Promise.all([api, token]);
+      expect(fetch.calls).toHaveLength(6);
+    });
+
     it("leaves the slots to a token request while the API's requests wait out a pause", async () => {
       // A request waiting out its limit's pause held its slot: with maxInFlight API requests so
       // held, a token request (a renewal) waited for the API's pause to end (found in review).

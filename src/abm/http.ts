@@ -423,10 +423,16 @@ export class HttpTransport {
 
   private async attempt(request: HttpRequest, timing: AttemptTiming): Promise<HttpResponse> {
     const pacer = this.pacerOf(request);
-    // A pause is waited out before a slot is taken, so requests held by one limit's pause leave
-    // the slots to the other's (a token renewal while the API's requests wait out a 429).
-    await pacer.pauseOver();
-    const release = await this.slot();
+    let release: () => void;
+    for (;;) {
+      // A pause is waited out without a slot, so requests held by one limit's pause leave the
+      // slots to the other's (a token renewal while the API's requests wait out a 429).
+      await pacer.pauseOver();
+      release = await this.slot();
+      if (!pacer.paused) break;
+      // A pause began while this one waited for its slot (found in review): given back.
+      release();
+    }
     try {
       await pacer.acquire();
       // Made after the wait for the pace, so a client assertion is fresh when it leaves. Outside

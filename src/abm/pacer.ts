@@ -154,6 +154,11 @@ export class Pacer {
     return this.throttleCount;
   }
 
+  /** Whether a pause holds requests now. */
+  get paused(): boolean {
+    return this.pausedUntil > this.options.now();
+  }
+
   /** Waits until no pause holds requests (a turn is then still to be waited for: `acquire`). */
   async pauseOver(): Promise<void> {
     for (;;) {

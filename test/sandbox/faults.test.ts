@@ -121,8 +121,8 @@ describe('faults', () => {
       ],
     });
     const answered = apiGet(sandbox, token, '/v1/mdmServers');
-    // The clock moves while the answer is on its way (arrived, not yet answered).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The clock moves while the answer is on its way: the request arrived, not yet answered.
+    while (sandbox.stats().inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     clock += 60_000;
     const answer = await answered;
     expect(answer.status).toBe(429);
