@@ -96,32 +96,44 @@ describe('HttpTransport', () => {
       expect(t.paceIntervalMs).toBeCloseTo((1000 / 3) * 1.03, 5);
     });
 
-    /**
-     * The first request is refused with `Retry-After: 30`; the second, of the other limit, must
-     * leave at once, while the first still waits (the clock moves only when told to).
-     */
-    async function secondLeavesDuringFirstsPause(first: HttpRequest, second: HttpRequest) {
+    /** A transport on a clock that moves only when told to; its first answer is a 429 for 30 s. */
+    function refusedFirst(options: HttpOptions = {}) {
       const clock = new SimulatedClock();
       const fetch = fakeFetch((_, __, call) =>
         call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
       );
-      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, random: () => 0.5 });
+      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, ...options });
+      return { clock, fetch, t };
+    }
+
+    /** The promise, and whether it has settled yet. */
+    function watched(promise: Promise<unknown>): { promise: Promise<unknown>; done: boolean } {
+      const state = { promise, done: false };
+      state.promise = promise.then(() => {
+        state.done = true;
+      });
+      return state;
+    }
+
+    /**
+     * The first request is refused with `Retry-After: 30`; the second, of the other limit, must
+     * leave at once, while the first still waits.
+     */
+    async function secondLeavesDuringFirstsPause(first: HttpRequest, second: HttpRequest) {
+      const { clock, fetch, t } = refusedFirst();
       const firstDone = t.request(first);
       await clock.advance(0);
       expect(t.stats.throttled).toBe(1);
-      let secondDone = false;
-      const secondAnswered = t.request(second).then(() => {
-        secondDone = true;
-      });
+      const secondDone = watched(t.request(second));
       await clock.advance(0);
-      expect(secondDone).toBe(true);
+      expect(secondDone.done).toBe(true);
       expect(clock.time).toBe(0);
       expect(fetch.calls.map((call) => call.url.host)).toEqual([
         new URL(first.url).host,
         new URL(second.url).host,
       ]);
       await clock.advance(30_000);
-      await Promise.all([firstDone, secondAnswered]);
+      await Promise.all([firstDone, secondDone.promise]);
       expect(fetch.calls).toHaveLength(3);
       return t;
     }
@@ -135,63 +147,34 @@ describe('HttpTransport', () => {
       await secondLeavesDuringFirstsPause(request, tokenRequest);
     });
 
-    it("leaves the slots to a token request when the API's pause begins while requests wait for them", async () => {
-      // Four API requests for two slots: the first is refused, and the two still waiting for a
-      // slot when its 429 comes took theirs and slept out the pause in them (found in review).
-      const clock = new SimulatedClock();
-      const fetch = fakeFetch((_, __, call) =>
-        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
-      );
-      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, maxInFlight: 2 });
-      const apiRequests = [1, 2, 3, 4].map(() => t.request(request));
-      await clock.advance(0);
-      expect(t.stats.throttled).toBe(1);
-      let tokenDone = false;
-      const token = t.request(tokenRequest).then(() => {
-        tokenDone = true;
-      });
-      await clock.advance(0);
-      expect(tokenDone).toBe(true);
-      expect(clock.time).toBe(0);
-      let apiDone = false;
-      const api = Promise.all(apiRequests).then(() => {
-        apiDone = true;
-      });
-      await clock.runUntil(() => apiDone);
-      await Promise.all([api, token]);
-      expect(fetch.calls).toHaveLength(6);
-    });
-
-    it("leaves the slots to a token request while the API's requests wait out a pause", async () => {
-      // A request waiting out its limit's pause held its slot: with maxInFlight API requests so
-      // held, a token request (a renewal) waited for the API's pause to end (found in review).
-      const clock = new SimulatedClock();
-      const fetch = fakeFetch((_, __, call) =>
-        call === 1 ? { status: 429, headers: { 'retry-after': '30' } } : { body: {} },
-      );
-      const t = new HttpTransport({ fetch, now: clock.now, sleep: clock.sleep, maxInFlight: 2 });
-      const apiRequests = [t.request(request)];
-      await clock.advance(0);
-      expect(t.stats.throttled).toBe(1);
-      apiRequests.push(t.request(request), t.request(request));
-      await clock.advance(0);
-      let tokenDone = false;
-      const token = t.request(tokenRequest).then(() => {
-        tokenDone = true;
-      });
-      await clock.advance(0);
-      expect(tokenDone).toBe(true);
-      expect(fetch.calls.map((call) => call.url.host)).toEqual(['api.test', 'account.test']);
-      // The API's requests then leave at their pace, after the pause.
-      let apiDone = false;
-      const api = Promise.all(apiRequests).then(() => {
-        apiDone = true;
-      });
-      await clock.runUntil(() => apiDone);
-      await Promise.all([api, token]);
-      expect(fetch.calls).toHaveLength(5);
-      expect(clock.time).toBeGreaterThanOrEqual(30_000);
-    });
+    // A request waiting out its limit's pause held its slot: with maxInFlight API requests so held,
+    // a token request (a renewal) waited for the API's pause to end (found in review), and so it
+    // did when the requests took their slots after the pause began (found in the next review).
+    it.each([
+      ['sent after the pause began', 1, 2],
+      ['waiting for slots when the pause began', 4, 0],
+    ])(
+      "leaves the slots to a token request while the API's requests wait out a pause: requests %s",
+      async (_, atOnce, afterThe429) => {
+        const { clock, fetch, t } = refusedFirst({ maxInFlight: 2 });
+        const send = (count: number) => Array.from({ length: count }, () => t.request(request));
+        const api = send(atOnce);
+        await clock.advance(0);
+        expect(t.stats.throttled).toBe(1);
+        api.push(...send(afterThe429));
+        await clock.advance(0);
+        const token = watched(t.request(tokenRequest));
+        await clock.advance(0);
+        expect(token.done).toBe(true);
+        expect(clock.time).toBe(0);
+        // The API's requests then leave at their pace, after the pause.
+        const apiDone = watched(Promise.all(api));
+        await clock.runUntil(() => apiDone.done);
+        await Promise.all([apiDone.promise, token.promise]);
+        expect(clock.time).toBeGreaterThanOrEqual(30_000);
+        expect(fetch.calls).toHaveLength(api.length + 2);
+      },
+    );
   });
 
   it('honours Retry-After in seconds and as an HTTP date on 429', async () => {
