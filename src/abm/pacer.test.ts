@@ -91,6 +91,26 @@ const spaced = (count: number, fromMs: number, stepMs: number): number[] =>
   Array.from({ length: count }, (_, i) => fromMs + i * stepMs);
 
 /**
+ * A server's answer under a limit of `limit` requests in any one-second window (the sandbox's
+ * rule): undefined when it admits the request, else the Retry-After in ms: 1 s, or with
+ * `untilFree` the whole seconds until the window frees, as the sandbox says.
+ */
+function perSecondLimit(
+  limit: number | ((at: number) => number),
+  { untilFree = false }: { untilFree?: boolean } = {},
+): (at: number) => number | undefined {
+  let admitted: number[] = [];
+  return (at) => {
+    admitted = admitted.filter((t) => t > at - 1000);
+    if (admitted.length >= (typeof limit === 'number' ? limit : limit(at))) {
+      return untilFree ? Math.max(1, Math.ceil((admitted[0] + 1000 - at) / 1000)) * 1000 : 1000;
+    }
+    admitted.push(at);
+    return undefined;
+  };
+}
+
+/**
  * A first burst, 100 back in the last second (taken as 99), then a 429 asking `retryAfterMs`, with
  * no probe in the way: each later 429 is lone, at a pace that held. Gives the pause's end.
  */
@@ -824,17 +844,11 @@ describe('Pacer', () => {
     'keeps a client within 10% of a $rps rps sliding-window limit, with few 429s after the first',
     async ({ rps, requests, inFlight, latencyMs }) => {
       // The sandbox's rule: at most `rps` requests admitted in any one-second window.
-      let admitted: number[] = [];
       const { timeMs, throttled } = await simulate({
         requests,
         inFlight,
         latencyMs,
-        answer: (at) => {
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= rps) return 1000;
-          admitted.push(at);
-          return undefined;
-        },
+        answer: perSecondLimit(rps),
       });
       const floorMs = (requests / rps) * 1000;
       expect(timeMs).toBeLessThanOrEqual(floorMs * 1.1);
@@ -854,21 +868,13 @@ describe('Pacer', () => {
       // Found in review (twentieth round): a pace a little over the new limit drew one 429 a
       // cycle (the pause, under a second of requests, the refusal), each taken for a stray since
       // the last 50 outcomes never held 3: about half the limit for the rest of the run.
-      let admitted: number[] = [];
       const changeAtMs = 10_000;
       const requests = 3000;
       const { timeMs, throttled } = await simulate({
         requests,
         inFlight: 4,
         latencyMs: 25,
-        answer: (at) => {
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= (at < changeAtMs ? from : to)) {
-            return Math.max(1, Math.ceil((admitted[0] + 1000 - at) / 1000)) * 1000;
-          }
-          admitted.push(at);
-          return undefined;
-        },
+        answer: perSecondLimit((at) => (at < changeAtMs ? from : to), { untilFree: true }),
       });
       const floorMs = changeAtMs + ((requests - (from * changeAtMs) / 1000) / to) * 1000;
       // Three cycles to tell, then a pace from the count of one (1.29x, 1.10x and 1.18x here).
@@ -914,19 +920,13 @@ describe('Pacer', () => {
   it('keeps a walk of one request at a time near a 6 rps limit after its first 429', async () => {
     // Here the second before the refusal held exactly what the server admitted, its requests
     // far apart: a pace learned from one success fewer would be 1.2 times slower than this.
-    let admitted: number[] = [];
     const rps = 6;
     const requests = 600;
     const { timeMs, throttled } = await simulate({
       requests,
       inFlight: 1,
       latencyMs: 50,
-      answer: (at) => {
-        admitted = admitted.filter((t) => t > at - 1000);
-        if (admitted.length >= rps) return 1000;
-        admitted.push(at);
-        return undefined;
-      },
+      answer: perSecondLimit(rps),
     });
     expect(throttled).toBeLessThanOrEqual(2);
     expect(timeMs).toBeLessThanOrEqual((requests / rps) * 1000 * 1.1);
@@ -948,18 +948,12 @@ describe('Pacer', () => {
       // and was refused fell back to as low a count. The run then kept that pace to its end.
       const random = seeded(seed);
       const pageSized = latency.startsWith('page');
-      let admitted: number[] = [];
       const requests = rps * 30;
       const { timeMs, throttled } = await simulate({
         requests,
         inFlight: 4,
         latencyMs: () => (pageSized ? 200 + 400 * random() : 5 + 40 * random()),
-        answer: (at) => {
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= rps) return 1000;
-          admitted.push(at);
-          return undefined;
-        },
+        answer: perSecondLimit(rps),
       });
       expect(timeMs).toBeLessThanOrEqual((requests / rps) * 1000 * 1.12);
       // The first burst, a provisional pace's doubling refused, and a probe at most.
@@ -977,7 +971,6 @@ describe('Pacer', () => {
       // A limiter answers a refusal at once, while admitted requests take their time: at the
       // first 429 more of them are still in flight. Counted without them, 1.28x to 1.57x.
       const random = seeded(1);
-      let admitted: number[] = [];
       const requests = rps * 30;
       const { timeMs, throttled } = await simulate({
         requests,
@@ -988,12 +981,7 @@ describe('Pacer', () => {
             ? () => 5 + 40 * random()
             : 25,
         refusedLatencyMs: () => 10,
-        answer: (at) => {
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= rps) return 1000;
-          admitted.push(at);
-          return undefined;
-        },
+        answer: perSecondLimit(rps),
       });
       expect(timeMs).toBeLessThanOrEqual((requests / rps) * 1000 * 1.1);
       expect(throttled).toBeLessThanOrEqual(4);
@@ -1009,21 +997,15 @@ describe('Pacer', () => {
       // 6x to 9x the floor, 1.5x to 2.1x before the change that brought it in, 1.2x to 1.3x now
       // (these seeds; over 20, the code now was faster than the code before in 19).
       const random = seeded(seed);
-      let admitted: number[] = [];
       const rps = 10;
+      const limit = perSecondLimit(rps);
       const requests = rps * 100;
       const { timeMs } = await simulate({
         requests,
         inFlight: 4,
         latencyMs: () => 200 + 400 * random(),
         refusedLatencyMs: () => 10,
-        answer: (at) => {
-          if (random() < 0.005) return 1000;
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= rps) return 1000;
-          admitted.push(at);
-          return undefined;
-        },
+        answer: (at) => (random() < 0.005 ? 1000 : limit(at)),
       });
       expect(timeMs).toBeLessThanOrEqual((requests / rps) * 1000 * 1.5);
     },
@@ -1035,7 +1017,6 @@ describe('Pacer', () => {
     // (answers complete late), the sends in the second before the refused one 3, the server's
     // count: a pace learned from the completions took 1.59 times the limit's floor.
     const random = seeded(3);
-    let admitted: number[] = [];
     const rps = 3;
     const requests = 90;
     let walkMs = 0;
@@ -1047,12 +1028,7 @@ describe('Pacer', () => {
         walkMs += ms;
         return ms;
       },
-      answer: (at) => {
-        admitted = admitted.filter((t) => t > at - 1000);
-        if (admitted.length >= rps) return 1000;
-        admitted.push(at);
-        return undefined;
-      },
+      answer: perSecondLimit(rps),
     });
     expect(throttled).toBeLessThanOrEqual(2);
     expect(timeMs).toBeLessThanOrEqual(Math.max(walkMs, (requests / rps) * 1000) * 1.15);
@@ -1067,7 +1043,6 @@ describe('Pacer', () => {
       // seconds, each taken for a stray.
       const random = seeded(seed);
       let next = 0;
-      let admitted: number[] = [];
       const rps = 20;
       const requests = 1200;
       const { timeMs, throttled } = await simulate({
@@ -1077,12 +1052,7 @@ describe('Pacer', () => {
         // and evenly spread when the others join in and the first 429 comes.
         alone: 60,
         latencyMs: () => (next++ < 60 ? 50 : 5 + 40 * random()),
-        answer: (at) => {
-          admitted = admitted.filter((t) => t > at - 1000);
-          if (admitted.length >= rps) return 1000;
-          admitted.push(at);
-          return undefined;
-        },
+        answer: perSecondLimit(rps),
       });
       // The first burst (a 429 per request in flight), then at most one failed probe a minute.
       expect(throttled).toBeLessThanOrEqual(4 + 2);
