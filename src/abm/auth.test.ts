@@ -21,7 +21,7 @@ function provider(handler: Parameters<typeof fakeFetch>[0]) {
   const clock = virtualClock();
   const http = new HttpTransport({ fetch, ...clock });
   const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
-  return { fetch, clock, tokens };
+  return { fetch, clock, tokens, http };
 }
 
 /** Waits (in real time: signing an assertion is truly async) until `done` holds, 5 s at most. */
@@ -200,12 +200,9 @@ describe('TokenProvider', () => {
 
   it("keeps the token endpoint's 429 off the API's pace", async () => {
     // Apple's token endpoint is on another host than the API: its limit is not the API's.
-    const fetch = fakeFetch((_, __, call) =>
+    const { tokens, http } = provider((_, __, call) =>
       call === 1 ? { status: 429, headers: { 'retry-after': '2' } } : okToken(),
     );
-    const clock = virtualClock();
-    const http = new HttpTransport({ fetch, ...clock });
-    const tokens = new TokenProvider({ config, http, now: clock.now, sleep: clock.sleep });
     await tokens.getToken();
     expect(http.stats.throttled).toBe(1);
     expect(http.paceIntervalMs).toBe(0);
