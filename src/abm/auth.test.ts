@@ -242,6 +242,18 @@ describe('TokenProvider', () => {
     await expect(refused).rejects.not.toThrow(/not an OAuth error/);
   });
 
+  it.each(['toString', 'constructor', '__proto__'])(
+    'adds no hint for the OAuth error %s, which it does not know',
+    async (error) => {
+      const { tokens } = provider(() => ({ status: 400, body: { error } }));
+      const thrown = await tokens.getToken().catch((e) => e);
+      expect(thrown).toBeInstanceOf(IntegrationProviderAuthenticationError);
+      expect(thrown.message).toMatch(new RegExp(`400 ${error}\\b`));
+      // Before, the name found what every object inherits, and the message showed it.
+      expect(thrown.message).not.toMatch(/function|native code|\[object Object\]/);
+    },
+  );
+
   it('refuses a 200 without an access token', async () => {
     const { tokens } = provider(() => ({ body: { hello: 'world' } }));
     await expect(tokens.getToken()).rejects.toThrow(/without an access_token/);

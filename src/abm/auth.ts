@@ -58,17 +58,28 @@ interface CachedToken {
   accepted: boolean;
 }
 
-/** What each OAuth error most likely means for the person who configured the integration. */
-const OAUTH_ERROR_HINTS: Record<string, string> = {
-  invalid_client:
+/**
+ * What each OAuth error most likely means for the person who configured the integration. A
+ * Map, because the error name comes from the answer: `toString` must find nothing.
+ */
+const OAUTH_ERROR_HINTS = new Map([
+  [
+    'invalid_client',
     "Apple did not accept the credentials: check that the Key ID and the private key both belong to this Client ID (the API account may also have been deleted or its key revoked), and that this machine's clock is correct",
-  invalid_scope:
+  ],
+  [
+    'invalid_scope',
     'Apple refused the scope: a BUSINESSAPI. Client ID only works for an Apple Business Manager account and a SCHOOLAPI. one only for Apple School Manager; check that the Client ID was copied from the right account',
-  invalid_grant:
+  ],
+  [
+    'invalid_grant',
     "Apple refused the client assertion: check this machine's clock and that the Key ID belongs to this Client ID",
-  unauthorized_client:
+  ],
+  [
+    'unauthorized_client',
     'the API account is not allowed to use this grant: check that it is enabled in Apple Business Manager',
-};
+  ],
+]);
 
 const NOT_AN_OAUTH_ANSWER =
   "the answer is not an OAuth error, so it likely did not come from Apple's token endpoint: check that tokenUrl (TOKEN_URL) points at it (default https://account.apple.com/auth/oauth2/token)";
@@ -224,7 +235,7 @@ export class TokenProvider {
       const error = typeof json?.error === 'string' ? json.error : undefined;
       // Apple's token endpoint answers its refusals as OAuth errors; anything else came from
       // somewhere else (a wrong path, the API's host, a proxy), whatever its status says.
-      const hint = error ? OAUTH_ERROR_HINTS[error] : NOT_AN_OAUTH_ANSWER;
+      const hint = error ? OAUTH_ERROR_HINTS.get(error) : NOT_AN_OAUTH_ANSWER;
       const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
       if (response.status === 400 && this.issued > 0 && !CREDENTIAL_ERRORS.has(error ?? '')) {
         throw new RenewalRefused(

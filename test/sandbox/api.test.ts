@@ -159,6 +159,9 @@ describe('API endpoints', () => {
   it.each([
     ['/v1/orgDevices?fields[orgDevices]=serialNumber,nonsense', 'fields[orgDevices]'],
     ['/v1/orgDevices?fields[gadgets]=serialNumber', 'fields[gadgets]'],
+    // Names every object inherits are not resource types or fields either.
+    ['/v1/orgDevices?fields[constructor]=serialNumber', 'fields[constructor]'],
+    ['/v1/orgDevices?fields[orgDevices]=toString', 'fields[orgDevices]'],
     ['/v1/orgDevices?limit=1001', 'limit'],
     ['/v1/orgDevices?limit=0', 'limit'],
     ['/v1/orgDevices?limit=2.5', 'limit'],

@@ -244,7 +244,8 @@ function parseQuery(endpoint: string, params: URLSearchParams, quirks: DataQuirk
     const fieldsMatch = /^fields\[([A-Za-z]+)\]$/.exec(name);
     if (fieldsMatch) {
       const type = fieldsMatch[1];
-      const known = ATTRIBUTE_NAMES[type];
+      // Own names only: `fields[constructor]` must not find what every object inherits.
+      const known = Object.hasOwn(ATTRIBUTE_NAMES, type) ? ATTRIBUTE_NAMES[type] : undefined;
       if (!known) throw new BadRequest(`'${type}' is not a resource type`, name);
       const names = value.split(',').map((s) => s.trim());
       for (const field of names) {

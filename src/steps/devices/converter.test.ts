@@ -133,6 +133,15 @@ describe('convertOrgDevice', () => {
     expect(asStored(entity)).not.toHaveProperty('platform');
   });
 
+  it.each(['Toaster', 'toString', 'constructor', '__proto__', 'hasOwnProperty'])(
+    'gives the unknown product family %s no category and no platform',
+    (productFamily) => {
+      const entity = entityOf({ id: 'F9FXXXXXXX1', attributes: { productFamily } });
+      expect(entity).toMatchObject({ category: null, deviceFamily: productFamily });
+      expect(asStored(entity)).not.toHaveProperty('platform');
+    },
+  );
+
   it.each([
     ['not an object', 'hello', /not an object/],
     ['no serial', { type: 'orgDevices', attributes: {} }, /no serial number/],

@@ -17,23 +17,25 @@ const KNOWN_ATTRIBUTES = new Set<string>(ORG_DEVICE_ATTRIBUTES);
 /** Printable ASCII without spaces: what a serial number (and so a `_key`) can hold. */
 const SERIAL_NUMBER = /^[\x21-\x7E]{1,64}$/;
 
-const FAMILY_CATEGORY: Record<string, string> = {
-  Mac: 'endpoint',
-  iPhone: 'mobile',
-  iPad: 'mobile',
-  Watch: 'mobile',
-  Vision: 'mobile',
-  AppleTV: 'other',
-};
+// Maps, not object literals: a family named `toString` or `constructor` must not find what
+// every object inherits.
+const FAMILY_CATEGORY = new Map([
+  ['Mac', 'endpoint'],
+  ['iPhone', 'mobile'],
+  ['iPad', 'mobile'],
+  ['Watch', 'mobile'],
+  ['Vision', 'mobile'],
+  ['AppleTV', 'other'],
+]);
 
-const FAMILY_PLATFORM: Record<string, string> = {
-  Mac: 'darwin',
-  iPhone: 'ios',
-  iPad: 'ios',
-  Watch: 'other',
-  Vision: 'other',
-  AppleTV: 'other',
-};
+const FAMILY_PLATFORM = new Map([
+  ['Mac', 'darwin'],
+  ['iPhone', 'ios'],
+  ['iPad', 'ios'],
+  ['Watch', 'other'],
+  ['Vision', 'other'],
+  ['AppleTV', 'other'],
+]);
 
 /**
  * The Device class allows a fixed set of statuses. Apple's ASSIGNED and
@@ -91,7 +93,7 @@ export function convertOrgDevice(resource: unknown): Conversion {
     id: serial,
     name: serial,
     displayName: model ? limitLength(`${model} (${serial})`) : serial,
-    category: (family && FAMILY_CATEGORY[family]) ?? null,
+    category: (family && FAMILY_CATEGORY.get(family)) ?? null,
     make: 'Apple',
     model: model ?? null,
     serial,
@@ -100,7 +102,7 @@ export function convertOrgDevice(resource: unknown): Conversion {
     hardwareVendor: 'Apple',
     hardwareModel: productType,
     hardwareSerial: serial,
-    platform: family ? FAMILY_PLATFORM[family] : undefined,
+    platform: family ? FAMILY_PLATFORM.get(family) : undefined,
     status: deviceStatus(assignmentStatus, releasedFromOrgOn),
     assignmentStatus,
     active: releasedFromOrgOn === undefined ? undefined : false,
