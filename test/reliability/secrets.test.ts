@@ -1,10 +1,9 @@
 /**
- * Secrets (the private key, client assertions, access tokens) never reach a
- * log line, an error message, the collector's output or a committed
- * recording. A full collection runs through the real CLI in a child process,
- * logging at `trace`, through faults that exercise the error paths (a
- * revoked token, 5xx from the token endpoint, a failing step), behind a
- * proxy that records every assertion and token that crossed the wire.
+ * Secrets (the private key, client assertions, access tokens) never reach a log line, an error
+ * message, the collector's output, a committed recording or what `j1-integration sync` uploads.
+ * A full collection runs through the real CLI in a child process, logging at `trace`, through
+ * faults that exercise the error paths (a revoked token, 5xx from the token endpoint, a failing
+ * step), behind a proxy that records every assertion and token that crossed the wire.
  */
 import { promises as fs } from 'fs';
 import os from 'os';
@@ -13,6 +12,7 @@ import path from 'path';
 import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 
 import { collectFromSandbox } from '../helpers/collect';
+import { fakeSynchronizationApi } from '../helpers/fakeJupiterOne';
 import { ProcessRun, runProcess } from '../helpers/processes';
 import { appleError, startTapProxy, TapProxy } from '../helpers/tapProxy';
 import { RECORDING_FLEET } from '../recording';
@@ -165,6 +165,23 @@ describe('secrets', () => {
         file,
         leaks: [],
       });
+    }
+
+    // Nor what the README's `j1-integration sync` sends JupiterOne of this run.
+    const j1 = await fakeSynchronizationApi();
+    try {
+      const synced = await runProcess(
+        CLI,
+        ['sync', '--api-base-url', j1.url, '--account', 'j1-account', '-i', 'instance-1'],
+        { cwd: project, env: { ...process.env, JUPITERONE_API_KEY: 'j1-api-key' } },
+      );
+      expect(synced.code).toBe(0);
+      const uploads = j1.requests.filter((r) => /\/(entities|relationships)$/.test(r.path));
+      expect(uploads.length).toBeGreaterThan(2);
+      expect(leaks(JSON.stringify(j1.requests), secrets)).toEqual([]);
+      expect(leaks(synced.stdout + synced.stderr, secrets)).toEqual([]);
+    } finally {
+      await j1.stop();
     }
   }, 120_000);
 

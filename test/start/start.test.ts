@@ -3,7 +3,9 @@ import os from 'os';
 import path from 'path';
 
 import { FIELD_ENV, instanceConfigFields } from '../../src/config';
+import { Entities, Relationships } from '../../src/steps/constants';
 import { readGraph } from '../helpers/graph';
+import { fakeSynchronizationApi } from '../helpers/fakeJupiterOne';
 import { ProcessRun, runProcess } from '../helpers/processes';
 import { sandboxEnv } from '../helpers/sandboxEnv';
 import { Sandbox, startSandbox } from '../sandbox';
@@ -224,6 +226,65 @@ describe('npm start', () => {
       expect(result.stderr).toContain(
         `${path.join(project, '.j1-integration')} holds what was collected`,
       );
+    });
+
+    it("uploads an incomplete run with the README's `j1-integration sync`, the failed step's types marked partial", async () => {
+      // The id lists fail, so the assignments step does; the rest of the graph is complete.
+      sandbox.setFaults({
+        rules: [{ kind: 'status', status: 403, endpoints: 'mdmServers.devices' }],
+      });
+      const collected = await runStart(project, {
+        ...cleanEnv(),
+        ...sandboxEnv(sandbox),
+        LOG_LEVEL: 'error',
+      });
+      expect(collected.code).toBe(EXIT_INCOMPLETE);
+
+      const j1 = await fakeSynchronizationApi();
+      try {
+        const synced = await runProcess(
+          BARE_CLI,
+          ['sync', '--api-base-url', j1.url, '--account', 'j1-account', '-i', 'instance-1'],
+          { cwd: project, env: { ...cleanEnv(), JUPITERONE_API_KEY: 'j1-api-key' } },
+        );
+        expect(synced.code).toBe(0);
+        const paths = j1.requests.map((r) => `${r.method} ${r.path}`);
+        expect(paths[0]).toBe('POST /persister/synchronization/jobs');
+        expect(paths[paths.length - 1]).toBe('POST /persister/synchronization/jobs/job-1/finalize');
+        expect(j1.requests[0].body).toEqual({
+          source: 'integration-managed',
+          integrationInstanceId: 'instance-1',
+        });
+        for (const request of j1.requests) {
+          expect(request.authorization).toBe('Bearer j1-api-key');
+          expect(request.account).toBe('j1-account');
+        }
+
+        // Everything collected is uploaded, once.
+        const graph = await readGraph(path.join(project, '.j1-integration'));
+        const uploaded = (kind: 'entities' | 'relationships') =>
+          j1.requests
+            .filter((r) => r.path === `/persister/synchronization/jobs/job-1/${kind}`)
+            .flatMap((r) => (r.body as Record<string, Array<{ _key: string }>>)[kind])
+            .map((o) => o._key)
+            .sort();
+        expect(uploaded('entities')).toEqual(graph.entities.map((e) => e._key).sort());
+        const devices = uploaded('entities').filter((k) => k.startsWith(Entities.DEVICE._type));
+        expect(devices).toHaveLength(DEVICES);
+        expect(uploaded('relationships')).toEqual(graph.relationships.map((r) => r._key).sort());
+        expect(graph.relationships.map((r) => r._type)).not.toContain(
+          Relationships.MDM_SERVER_HAS_DEVICE._type,
+        );
+
+        // JupiterOne keeps its previous assignments rather than deleting them, and replaces the rest.
+        const finalize = j1.requests[j1.requests.length - 1].body as {
+          partialDatasets: { types: string[] };
+        };
+        expect(finalize.partialDatasets.types).toEqual([Relationships.MDM_SERVER_HAS_DEVICE._type]);
+        expect(finalize.partialDatasets.types).not.toContain(Entities.DEVICE._type);
+      } finally {
+        await j1.stop();
+      }
     });
   });
 });
