@@ -324,6 +324,43 @@ describe('when recovery is impossible', () => {
     expect(clock.waits.filter((w) => w === 2_000)).toHaveLength(token['400'] / 3);
   });
 
+  it("the API account's key revoked mid-run (renewal refused with 401 invalid_client): not retried; the run ends with the credentials hint", async () => {
+    // Each token authorizes 3 requests; from the second token request on, the token endpoint
+    // refuses the key as Apple's does (OAuth's form).
+    sandbox.setFaults({
+      revokeTokenAfterRequests: 3,
+      rules: [
+        {
+          kind: 'status',
+          status: 401,
+          code: 'invalid_client',
+          detail: 'The client assertion could not be verified',
+          endpoints: 'token',
+          nth: Array.from({ length: 20 }, (_, i) => i + 2),
+        },
+      ],
+    });
+    const clock = virtualClock();
+    const { graph, output } = await collectLogged(sandbox, {
+      collector: { http: { ...FAST_GIVE_UP, now: clock.now, sleep: clock.sleep } },
+    });
+    await settled(sandbox);
+
+    // An authentication error is fatal in the SDK: no summary, nothing reported complete.
+    expect(graph.error).toBeInstanceOf(IntegrationProviderAuthenticationError);
+    expect(graph.error?.message).toBe(
+      "Provider authentication failed at POST /auth/oauth2/token: 401 invalid_client: The client assertion could not be verified. Apple did not accept the credentials: check that the Key ID and the private key both belong to this Client ID (the API account may also have been deleted or its key revoked), and that this machine's clock is correct",
+    );
+    expect(graph.summary).toBeUndefined();
+    expect(output).not.toContain('Integration data collection has completed');
+    expect(danglingRelationships(graph)).toEqual([]);
+    // A refusal that blames the credentials is final: asked once, never waited on, whichever
+    // walks needed the new token.
+    const token = sandbox.stats().byEndpoint.token;
+    expect(token).toEqual({ '200': 1, '401': 1 });
+    expect(clock.waits).toEqual([]);
+  });
+
   it('the token endpoint down from the start (503 every time): the run is refused, saying it gave up after 8 attempts', async () => {
     sandbox.setFaults({ rules: [{ kind: 'serverError', status: 503, endpoints: 'token' }] });
     // Production backoff and attempts on a virtual clock.

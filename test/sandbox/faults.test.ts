@@ -396,7 +396,7 @@ describe('faults', () => {
     expect(sandbox.stats().faultsInjected.status).toBe(1);
   });
 
-  it('lets a status rule set code, title and detail, on the token endpoint too', async () => {
+  it('lets a status rule set code, title and detail', async () => {
     sandbox.setFaults({
       rules: [
         {
@@ -405,6 +405,74 @@ describe('faults', () => {
           code: 'FORBIDDEN.ACCOUNT_DISABLED',
           title: 'Forbidden',
           detail: 'The API account is disabled',
+          nth: 1,
+        },
+      ],
+    });
+    const answer = await apiGet(sandbox, token, '/v1/mdmServers');
+    expect(answer.status).toBe(403);
+    expect(answer.json.errors).toEqual([
+      {
+        id: expect.any(String),
+        status: '403',
+        code: 'FORBIDDEN.ACCOUNT_DISABLED',
+        title: 'Forbidden',
+        detail: 'The API account is disabled',
+      },
+    ]);
+  });
+
+  it.each([
+    [
+      'a status rule: code and detail are the OAuth error and its description',
+      {
+        kind: 'status',
+        status: 400,
+        code: 'invalid_grant',
+        detail: 'The assertion has expired',
+        endpoints: 'token',
+      },
+      400,
+      { error: 'invalid_grant', error_description: 'The assertion has expired' },
+      undefined,
+    ],
+    [
+      'a 401 status rule without a code: invalid_client',
+      { kind: 'status', status: 401, endpoints: 'token' },
+      401,
+      { error: 'invalid_client', error_description: 'The request could not be completed' },
+      undefined,
+    ],
+    [
+      'a tooManyRequests rule, with its Retry-After',
+      { kind: 'tooManyRequests', retryAfterSeconds: 2, endpoints: 'token' },
+      429,
+      { error: 'invalid_request', error_description: 'Too many requests; retry later' },
+      '2',
+    ],
+  ] as const)('refuses a token in OAuth form for %s', async (_, rule, status, body, retryAfter) => {
+    sandbox.setFaults({ rules: [rule] });
+    const answer = await postToken(
+      sandbox,
+      tokenForm(
+        sandbox.credentials,
+        await assertionFor(sandbox.credentials, Math.floor(clock / 1000)),
+      ),
+    );
+    expect(answer.status).toBe(status);
+    expect(answer.body).toEqual(body);
+    expect(answer.headers.get('retry-after') ?? undefined).toBe(retryAfter);
+    expect(answer.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('answers a 5xx status rule on the token endpoint with the errors body, as a server in front of it would', async () => {
+    sandbox.setFaults({
+      rules: [
+        {
+          kind: 'status',
+          status: 503,
+          code: 'MAINTENANCE',
+          detail: 'Back soon',
           endpoints: 'token',
         },
       ],
@@ -416,19 +484,12 @@ describe('faults', () => {
         await assertionFor(sandbox.credentials, Math.floor(clock / 1000)),
       ),
     );
-    expect(status).toBe(403);
+    expect(status).toBe(503);
     expect(body).toEqual({
       errors: [
-        {
-          id: expect.any(String),
-          status: '403',
-          code: 'FORBIDDEN.ACCOUNT_DISABLED',
-          title: 'Forbidden',
-          detail: 'The API account is disabled',
-        },
+        expect.objectContaining({ status: '503', code: 'MAINTENANCE', detail: 'Back soon' }),
       ],
     });
-    expect((await apiGet(sandbox, token, '/v1/mdmServers')).status).toBe(200);
   });
 
   it('hangs until the client gives up, and stop() still cleans up', async () => {

@@ -297,6 +297,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const replaced = faultReply(
         rule,
         rule.kind === 'tooManyRequests' ? engine.retryAfterValue(rule) : undefined,
+        endpoint,
       );
       if (replaced) {
         answer(String(replaced.status));

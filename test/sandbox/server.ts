@@ -756,18 +756,36 @@ function lowerBound(sorted: Uint32Array, value: number): number {
   return low;
 }
 
-/** The replies a fault rule sends instead of the real answer. */
-export function faultReply(rule: FaultRule, retryAfter: string | undefined): Reply | undefined {
+/**
+ * The replies a fault rule sends instead of the real answer. The token endpoint refuses in
+ * OAuth's form (`error`, `error_description`), as it does on its own: a `status` rule's `code` is
+ * then the OAuth error, by default `invalid_client` for a 401 and `invalid_request` otherwise. Its
+ * 5xx stay in the errors body, which is what a server in front of it would send.
+ */
+export function faultReply(
+  rule: FaultRule,
+  retryAfter: string | undefined,
+  endpoint?: EndpointName | 'unknown',
+): Reply | undefined {
+  const token = endpoint === 'token';
   switch (rule.kind) {
-    case 'tooManyRequests':
-      return apiError(429, 'Too many requests; retry later', {
-        headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter },
-      });
+    case 'tooManyRequests': {
+      const headers: Record<string, string> =
+        retryAfter === undefined ? {} : { 'retry-after': retryAfter };
+      const detail = 'Too many requests; retry later';
+      return token
+        ? oauthReply(429, 'invalid_request', detail, headers)
+        : apiError(429, detail, { headers });
+    }
     case 'serverError': {
       const status = rule.status ?? 500;
       return apiError(status, 'The server could not complete the request');
     }
     case 'status':
+      if (token && rule.status < 500) {
+        const error = rule.code ?? (rule.status === 401 ? 'invalid_client' : 'invalid_request');
+        return oauthReply(rule.status, error, rule.detail ?? 'The request could not be completed');
+      }
       return apiError(rule.status, rule.detail ?? 'The request could not be completed', {
         code: rule.code,
         title: rule.title,

@@ -189,7 +189,8 @@ export type FaultRule =
   | (FaultTrigger & {
       /**
        * Any 4xx or 5xx with an Apple-style errors body, e.g. 403 `FORBIDDEN` or 409 `CONFLICT`.
-       * `code`, `title` and `detail` override the defaults of the status.
+       * `code`, `title` and `detail` override the defaults of the status. On the token endpoint a
+       * 4xx is an OAuth error instead: `code` the `error`, `detail` its `error_description`.
        */
       kind: 'status';
       status: number;
