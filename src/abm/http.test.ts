@@ -293,6 +293,22 @@ describe('HttpTransport', () => {
     expect(error.message).toContain(blame);
   });
 
+  it.each([
+    ['https://api-business.apple.com/v1/orgDevices', 'Apple may be having trouble'],
+    [
+      'http://127.0.0.1:9/v1/orgDevices',
+      "http://127.0.0.1:9 is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right",
+    ],
+  ])('when %s answers with a web page, gives up blaming the right party', async (url, blame) => {
+    const fetch = fakeFetch(() => ({
+      text: '<html><head><title>Sign in</title></head><body>Sign in</body></html>',
+    }));
+    const { t } = transport(fetch, { maxAttempts: 2 });
+    const error = await t.request({ ...request, url }).catch((e) => e);
+    expect(error.message).toContain(`200 an HTML page, not Apple's JSON: "Sign in"`);
+    expect(error.message).toContain(blame);
+  });
+
   it('blames Apple for answers that came, even through another host', async () => {
     const fetch = fakeFetch(() => ({ status: 503, body: {} }));
     const { t } = transport(fetch, { maxAttempts: 2 });

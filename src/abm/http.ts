@@ -201,6 +201,9 @@ function retryAfterOf(headers: HttpResponse['headers'], now: number): number | u
 }
 
 /** Apple's error code and detail from an error body, or a short excerpt of whatever came back. */
+/** How `describeErrorBody` starts for a web page where Apple's JSON was expected. */
+const HTML_PAGE = "an HTML page, not Apple's JSON";
+
 export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>): string {
   const body = response.json as AppleErrorBody | undefined;
   const first = body && Array.isArray(body.errors) ? body.errors[0] : undefined;
@@ -222,7 +225,7 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
     // the heading below it usually repeats the title.
     const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(raw)?.[1] ?? '');
     const gist = title ? `"${shorten(title, 100)}"` : text ? shorten(text, 200) : '(no text)';
-    return redactSecrets(`an HTML page, not Apple's JSON: ${gist}`);
+    return redactSecrets(`${HTML_PAGE}: ${gist}`);
   }
   if (!text) return 'empty response body';
   return redactSecrets(shorten(text, 200));
@@ -540,11 +543,13 @@ export class HttpTransport {
 }
 
 /**
- * The end of a give-up message. When a host other than Apple's never answered, the URL override
- * that named it (or what it points at) is more likely the cause than Apple.
+ * The end of a give-up message. When a host other than Apple's never answered, or answered with a
+ * web page (a sign-in page, a proxy's error page), the URL override that named it (or what it
+ * points at) is more likely the cause than Apple.
  */
 function whoToBlame(request: HttpRequest, failure: TransientFailure): string {
-  const url = failure.status === 'network' ? parseUrl(request.url) : undefined;
+  const overrideSuspect = failure.status === 'network' || failure.message.includes(HTML_PAGE);
+  const url = overrideSuspect ? parseUrl(request.url) : undefined;
   if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
   }
