@@ -157,6 +157,16 @@ describe('parseConfig', () => {
         /is only its first line .* In \.env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n/,
       ],
       ['only the first line, unquoted', lines[0], /is only its first line/],
+      [
+        'two keys pasted together',
+        `${generateP256().pkcs8}\n${key.sec1}`,
+        /holds 2 private keys: paste only the \.pem downloaded for this Key ID/,
+      ],
+      [
+        'a P-256 key followed by a P-384 key',
+        `${key.pkcs8}\n${p384.privateKey}`,
+        /holds 2 private keys/,
+      ],
     ];
     it.each(cases)('refuses %s', (_, privateKey, reason) => {
       const error = errorOf({ privateKey });
@@ -250,6 +260,8 @@ describe('parseConfig', () => {
     expect(parseConfig(config({ checkReleasedDevices: 'TRUE ' })).checkReleasedDevices).toBe(true);
     expect(parseConfig(config({ checkReleasedDevices: 'false' })).checkReleasedDevices).toBe(false);
     expect(parseConfig(config({ checkReleasedDevices: '' })).checkReleasedDevices).toBe(false);
+    // Quoted, as Docker's --env-file keeps the quotes of a .env line.
+    expect(parseConfig(config({ checkReleasedDevices: '"true"' })).checkReleasedDevices).toBe(true);
     expect(errorOf({ checkReleasedDevices: 'yes please' }).message).toContain(
       'checkReleasedDevices (CHECK_RELEASED_DEVICES) must be true or false, got "yes please"',
     );
@@ -257,11 +269,43 @@ describe('parseConfig', () => {
 
   it('reads the retry budget and refuses nonsense', () => {
     expect(parseConfig(config({ retryBudgetSeconds: '60' })).retryBudgetMs).toBe(60_000);
-    expect(parseConfig(config({ retryBudgetSeconds: '0.5' })).retryBudgetMs).toBe(500);
-    for (const nonsense of ['soon', '0', '-5', 'Infinity']) {
+    expect(parseConfig(config({ retryBudgetSeconds: '1.5' })).retryBudgetMs).toBe(1500);
+    expect(parseConfig(config({ retryBudgetSeconds: ' "60" ' })).retryBudgetMs).toBe(60_000);
+    expect(parseConfig(config({ retryBudgetSeconds: '""' })).retryBudgetMs).toBe(1_800_000);
+    // Under a second no failed request could be tried again: the first backoff is a second.
+    for (const nonsense of ['soon', '0', '0.4', '1e-6', '-5', 'Infinity', '"-"']) {
       expect(errorOf({ retryBudgetSeconds: nonsense }).message).toContain(
-        `retryBudgetSeconds (RETRY_BUDGET_SECONDS) must be a positive number of seconds, got "${nonsense}"`,
+        `retryBudgetSeconds (RETRY_BUDGET_SECONDS) must be a number of seconds of at least 1, got "${nonsense}"`,
       );
     }
   });
+
+  it('reads the organization details as given, quotes stripped', () => {
+    const { organization } = parseConfig(
+      config({ organizationName: ' "Acme Labs" ', adminId: 'admin-1', organizationEmail: '' }),
+    );
+    expect(organization).toEqual({
+      name: 'Acme Labs',
+      id: undefined,
+      email: undefined,
+      phone: undefined,
+      address: undefined,
+      adminId: 'admin-1',
+    });
+  });
+
+  it.each(['organizationName', 'organizationAddress', 'adminId'] as const)(
+    'refuses a key pasted into %s, which the graph would store, without showing it',
+    (field) => {
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString();
+      for (const pasted of [key, key.replace(/\n/g, '\\n'), key.split('\n')[1]]) {
+        const error = errorOf({ [field]: pasted });
+        expect(error.message).toContain(`${field} (`);
+        expect(error.message).toContain('looks like key material, not shown');
+        expect(error.message).not.toContain(key.split('\n')[1]);
+      }
+    },
+  );
 });

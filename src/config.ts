@@ -207,7 +207,7 @@ function parseApiBaseUrl(value: string): string {
 
 function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
   if (value === undefined || value === null || typeof value === 'boolean') return value === true;
-  const text = String(value).trim().toLowerCase();
+  const text = stripQuotes(String(value).trim()).toLowerCase();
   if (text === '' || text === 'false') return false;
   if (text === 'true') return true;
   throw new IntegrationValidationError(
@@ -216,14 +216,35 @@ function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
 }
 
 function parseRetryBudget(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
+  // Empty quotes are empty, as Docker's --env-file leaves `RETRY_BUDGET_SECONDS=""`.
+  const text = value === undefined ? '' : stripQuotes(value);
+  if (value === undefined || text === '') return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
+  const seconds = Number(text);
+  // Below a second no failed request could ever be tried again: the first backoff is a second.
+  if (!Number.isFinite(seconds) || seconds < 1) {
     throw new IntegrationValidationError(
-      `${describeField('retryBudgetSeconds')} must be a positive number of seconds, got ${shown(value)}.`,
+      `${describeField('retryBudgetSeconds')} must be a number of seconds of at least 1, got ${shown(value)}.`,
     );
   }
   return seconds * 1000;
+}
+
+/**
+ * An optional organization detail. It is stored in the graph as it is, so a value that looks like
+ * key material (a key pasted into the wrong field) is refused rather than uploaded.
+ */
+function organizationDetail(
+  config: Partial<IntegrationConfig>,
+  field: keyof IntegrationConfig & `${'organization' | 'admin'}${string}`,
+): string | undefined {
+  const text = cleanString(config[field]);
+  if (text === undefined) return undefined;
+  if (KEY_MATERIAL.test(text)) {
+    throw new IntegrationValidationError(
+      `${describeField(field)} holds a value of ${text.length} characters that looks like key material, not shown: was the private key pasted into this field? It would be stored in the graph, so it is refused.`,
+    );
+  }
+  return stripQuotes(text) || undefined;
 }
 
 /**
@@ -264,12 +285,12 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
       ? parseUrl('tokenUrl', stripQuotes(tokenUrlText)).toString()
       : DEFAULT_TOKEN_URL,
     organization: {
-      name: cleanString(config.organizationName),
-      id: cleanString(config.organizationId),
-      email: cleanString(config.organizationEmail),
-      phone: cleanString(config.organizationPhone),
-      address: cleanString(config.organizationAddress),
-      adminId: cleanString(config.adminId),
+      name: organizationDetail(config, 'organizationName'),
+      id: organizationDetail(config, 'organizationId'),
+      email: organizationDetail(config, 'organizationEmail'),
+      phone: organizationDetail(config, 'organizationPhone'),
+      address: organizationDetail(config, 'organizationAddress'),
+      adminId: organizationDetail(config, 'adminId'),
     },
     retryBudgetMs: parseRetryBudget(cleanString(config.retryBudgetSeconds)),
     checkReleasedDevices: parseFlag('checkReleasedDevices', config.checkReleasedDevices),

@@ -90,9 +90,18 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
     throw invalid(field, 'holds only EC PARAMETERS, not the private key itself.');
   }
   for (const block of candidates) refuseLabel(field, block.label, block.body);
-  const keyBlock = candidates.find(
+  const keyBlocks = candidates.filter(
     (b) => b.label === 'EC PRIVATE KEY' || b.label === 'PRIVATE KEY',
   );
+  if (keyBlocks.length > 1) {
+    // Taking one would sign with a key that may not be this Key ID's, and Apple's refusal would
+    // then blame the credentials as a whole.
+    throw invalid(
+      field,
+      `holds ${keyBlocks.length} private keys: paste only the .pem downloaded for this Key ID.`,
+    );
+  }
+  const keyBlock = keyBlocks[0];
   if (!keyBlock) {
     throw invalid(field, `holds a "${candidates[0].label}" block, not a private key.`);
   }

@@ -220,6 +220,14 @@ describe('secrets', () => {
       (pem: string) => pem.replace(/\n/g, '\\n'),
       'keyId (KEY_ID)',
     ],
+    // An organization detail goes into the graph as it is, so this one would have been uploaded.
+    [
+      'ORGANIZATION_NAME',
+      'on one line with literal \\n',
+      (pem: string) => pem.replace(/\n/g, '\\n'),
+      'organizationName (ORGANIZATION_NAME)',
+    ],
+    ['ADMIN_ID', 'as downloaded', (pem: string) => pem, 'adminId (ADMIN_ID)'],
   ])(
     'never appear when the private key is pasted into %s (%s): refused, neither the error nor the output (LOG_LEVEL=trace) repeats it',
     async (variable, _, shape, field) => {
