@@ -37,6 +37,10 @@ type Fields = keyof IntegrationConfig & string;
 
 /** How the collect command refuses a combination of its options (`--no-cache` without `--step`). */
 const USAGE_ERROR = /^Invalid option: /;
+/** How the SDK's step graph refuses a `--step` that names no step. */
+const UNKNOWN_STEP = /^Node does not exist: (.*)$/s;
+/** The levels the SDK's logger (bunyan) takes from LOG_LEVEL, in any case. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 /** The instance config the SDK's loader would build from these variables, before its type checks. */
 export function configFromEnvironment(env: NodeJS.ProcessEnv): Partial<IntegrationConfig> {
@@ -71,14 +75,17 @@ export function normalizedFlags(config: Partial<IntegrationConfig>): Record<stri
  * environment is put back as it was, so that the CLI expands .env exactly as
  * often as it does when run bare.
  */
-async function readSettings(): Promise<Partial<IntegrationConfig>> {
+async function readSettings(): Promise<{
+  config: Partial<IntegrationConfig>;
+  logLevel: string | undefined;
+}> {
   const before = { ...process.env };
   try {
     const { loadConfigFromEnvironmentVariables } =
       await import('@jupiterone/integration-sdk-runtime');
     // With no fields it only loads .env.
     loadConfigFromEnvironmentVariables({});
-    return configFromEnvironment(process.env);
+    return { config: configFromEnvironment(process.env), logLevel: process.env.LOG_LEVEL };
   } finally {
     for (const name of Object.keys(process.env)) {
       if (!(name in before)) delete process.env[name];
@@ -103,6 +110,41 @@ async function describeSettingsSource(): Promise<string> {
     : `No settings found: there is no ${envFile}. Copy .env.example there and fill it in, or set ${required.join(', ')} in the environment.`;
 }
 
+/**
+ * Why a setting the user wrote in .env may not have reached the collector: the SDK reads .env
+ * with dotenv, which skips what it cannot parse without a word, and never overrides a variable
+ * that is set, even to nothing. Empty when nothing looks wrong.
+ */
+export function envFileHints(text: Buffer, env: NodeJS.ProcessEnv): string[] {
+  if (/^(\xFF\xFE|\xFE\xFF)/.test(text.toString('latin1')) || text.includes(0)) {
+    return [
+      '.env is not UTF-8 (it looks like UTF-16, which PowerShell writes with >): save it as UTF-8, for example with Out-File -Encoding utf8',
+    ];
+  }
+  const hints: string[] = [];
+  const names = new Set(Object.values(FIELD_ENV));
+  for (const line of text.toString('utf8').split(/\r?\n/)) {
+    const match = /^\s*(export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!match || !names.has(match[2])) continue;
+    const [, exported, name, value] = match;
+    if (exported) {
+      hints.push(`.env's ${name} line starts with "export", so it is not read: remove "export "`);
+    } else if (env[name] === '' && value.trim() !== '' && !/^(["'])\1$/.test(value.trim())) {
+      hints.push(
+        `${name} is set but empty in the environment, which hides .env's value: unset it (unset ${name})`,
+      );
+    }
+  }
+  return hints;
+}
+
+/** `envFileHints` for .env in the working directory, as one sentence; empty without .env. */
+async function envFileAdvice(): Promise<string> {
+  const text = await fs.readFile(path.resolve('.env')).catch(() => undefined);
+  const hints = text ? envFileHints(text, process.env) : [];
+  return hints.length > 0 ? `\n${hints.join('.\n')}.` : '';
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -118,13 +160,19 @@ export async function start(args: string[]): Promise<number> {
 
   const wantsHelp = args.some((arg) => arg === '-h' || arg === '--help');
   if (!wantsHelp) {
-    const config = await readSettings();
+    const { config, logLevel } = await readSettings();
+    if (logLevel && !LOG_LEVELS.includes(logLevel.toLowerCase())) {
+      console.error(
+        `\nThe collection did not run: LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel.slice(0, 40)}".`,
+      );
+      return EXIT_NOT_RUN;
+    }
     try {
       parseConfig(config);
     } catch (err) {
       if (!(err instanceof IntegrationError)) throw err;
       console.error(
-        `\nThe collection did not run: ${err.message}\n${await describeSettingsSource()}`,
+        `\nThe collection did not run: ${err.message}\n${await describeSettingsSource()}${await envFileAdvice()}`,
       );
       return EXIT_NOT_RUN;
     }
@@ -136,7 +184,14 @@ export async function start(args: string[]): Promise<number> {
   try {
     await createCli().parseAsync(['node', 'j1-integration', 'collect', ...args]);
   } catch (err) {
-    if (err instanceof IntegrationError || USAGE_ERROR.test(messageOf(err))) {
+    const unknownStep = UNKNOWN_STEP.exec(messageOf(err));
+    if (unknownStep) {
+      const { invocationConfig } = await import('../../src');
+      const steps = invocationConfig.integrationSteps.map((step) => step.id).join(', ');
+      console.error(
+        `\nThe collection did not run: --step names no step: "${unknownStep[1].slice(0, 80)}". The steps are ${steps}.`,
+      );
+    } else if (err instanceof IntegrationError || USAGE_ERROR.test(messageOf(err))) {
       console.error(`\nThe collection did not run: ${messageOf(err)}`);
     } else {
       console.error('\nThe collection stopped on an error the collector does not expect:', err);

@@ -14,6 +14,7 @@ import {
   EXIT_INCOMPLETE,
   EXIT_NOT_RUN,
   configFromEnvironment,
+  envFileHints,
   normalizedFlags,
 } from './run';
 
@@ -85,6 +86,34 @@ describe('npm start', () => {
 
     it('leaves a flag that is not given unset', () => {
       expect(normalizedFlags({ clientId: 'c' })).toEqual({});
+    });
+  });
+
+  describe('envFileHints', () => {
+    const env = (text: string) => Buffer.from(text, 'utf8');
+
+    it('names a line dotenv skips for its "export"', () => {
+      expect(envFileHints(env('export CLIENT_ID=x\nKEY_ID=y\n'), {})).toEqual([
+        `.env's CLIENT_ID line starts with "export", so it is not read: remove "export "`,
+      ]);
+    });
+
+    it('names a variable set empty in the environment that hides the value in .env', () => {
+      expect(envFileHints(env('CLIENT_ID="x"\nKEY_ID=\n'), { CLIENT_ID: '', KEY_ID: '' })).toEqual([
+        "CLIENT_ID is set but empty in the environment, which hides .env's value: unset it (unset CLIENT_ID)",
+      ]);
+    });
+
+    it.each([
+      ['UTF-16 LE with its mark', Buffer.from('\uFEFFCLIENT_ID=x\r\n', 'utf16le')],
+      ['UTF-16 without a mark', Buffer.from('CLIENT_ID=x\r\n', 'utf16le')],
+    ])('says a .env in %s is not read', (_, text) => {
+      expect(envFileHints(text, {})).toEqual([expect.stringMatching(/^\.env is not UTF-8/)]);
+    });
+
+    it('finds nothing wrong in a .env dotenv reads, whatever it holds besides', () => {
+      const text = env('# comment\nCLIENT_ID=x\nexport OTHER=1\nKEY_ID = "y"\n');
+      expect(envFileHints(text, { KEY_ID: 'set', OTHER: '' })).toEqual([]);
     });
   });
 
@@ -210,6 +239,54 @@ describe('npm start', () => {
         'The collection did not run: Invalid option: Option --no-cache requires option --step',
       );
       expect(result.stderr).not.toMatch(STACK_FRAME);
+    });
+
+    it('refuses a LOG_LEVEL the logger does not know before anything runs, without a stack trace', async () => {
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'warning' };
+      sandbox.resetStats();
+      const result = await runStart(project, env);
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toContain(
+        'The collection did not run: LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, got "warning".',
+      );
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+      expect(sandbox.stats().byEndpoint.token).toBeUndefined();
+      // Any case, as the logger takes it.
+      expect(await runStart(project, { ...env, LOG_LEVEL: 'ERROR' })).toMatchObject({
+        code: EXIT_COMPLETE,
+      });
+    });
+
+    it('refuses a --step that names no step, listing the steps, without a stack trace', async () => {
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const result = await runStart(project, env, ['--step', 'fetch-device']);
+      expect(result.code).toBe(EXIT_NOT_RUN);
+      expect(result.stderr).toContain(
+        'The collection did not run: --step names no step: "fetch-device". The steps are fetch-organization, fetch-mdm-servers, fetch-devices, build-mdm-server-device-relationships.',
+      );
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    });
+
+    it('says why a setting in .env did not count: an "export" line, or the variable set empty', async () => {
+      const settings = sandboxEnv(sandbox);
+      await fs.writeFile(
+        path.join(project, '.env'),
+        envFile(settings).replace('CLIENT_ID=', 'export CLIENT_ID='),
+      );
+      const exported = await runStart(project, cleanEnv());
+      expect(exported.code).toBe(EXIT_NOT_RUN);
+      expect(exported.stderr).toContain('Missing clientId (CLIENT_ID)');
+      expect(exported.stderr).toContain(
+        `.env's CLIENT_ID line starts with "export", so it is not read: remove "export "`,
+      );
+
+      await fs.writeFile(path.join(project, '.env'), envFile(settings));
+      const hidden = await runStart(project, { ...cleanEnv(), KEY_ID: '' });
+      expect(hidden.code).toBe(EXIT_NOT_RUN);
+      expect(hidden.stderr).toContain('Missing keyId (KEY_ID)');
+      expect(hidden.stderr).toContain(
+        "KEY_ID is set but empty in the environment, which hides .env's value: unset it (unset KEY_ID)",
+      );
     });
 
     it('exits 2, and says which step failed, when the collection is incomplete', async () => {
