@@ -5,6 +5,13 @@ import { EC_PARAMETERS_P256, generateP256, generatePem, swapLabel } from '../tes
 import { IntegrationConfig, parseConfig } from './config';
 
 const key = generateP256();
+
+/** A SEC1 PEM with one bit of its private scalar flipped (the scalar starts at byte 7). */
+function alteredSec1(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  der[10] ^= 0x01;
+  return `-----BEGIN EC PRIVATE KEY-----\n${der.toString('base64')}\n-----END EC PRIVATE KEY-----\n`;
+}
 const CLIENT_ID = 'BUSINESSAPI.3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const KEY_ID = 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d';
 
@@ -66,6 +73,26 @@ describe('parseConfig', () => {
     expect(error.message).toContain('keyId (KEY_ID)');
     expect(error.message).toMatch(/UUID/);
   });
+
+  it("refuses the Client ID's own UUID as the Key ID, saying which UUID is which", () => {
+    const error = errorOf({ keyId: CLIENT_ID.split('.')[1].toUpperCase() });
+    expect(error.message).toBe(
+      "keyId (KEY_ID) is the UUID of the Client ID, not the Key ID: the Key ID is the other UUID, shown beside the key on the API account's page.",
+    );
+  });
+
+  it.each([
+    ['a zero-width space', 'clientId', CLIENT_ID.replace('.', '.\u200B'), 13, 'U+200B'],
+    ['a Cyrillic letter', 'clientId', CLIENT_ID.replace('B', '\u0412'), 1, 'U+0412'],
+    ['an en dash', 'keyId', KEY_ID.replace('-', '\u2013'), 9, 'U+2013'],
+  ] as const)(
+    'points at %s in an identifier that looks right',
+    (_, field, value, position, code) => {
+      expect(errorOf({ [field]: value }).message).toContain(
+        `Its character ${position} is ${code}, not a plain letter, digit or dash, though it may look like one`,
+      );
+    },
+  );
 
   it('trims surrounding whitespace and quotes from identifiers', () => {
     const parsed = parseConfig(config({ clientId: ` "${CLIENT_ID}" `, keyId: `'${KEY_ID}'` }));
@@ -157,6 +184,11 @@ describe('parseConfig', () => {
         /is only its first line .* In \.env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n/,
       ],
       ['only the first line, unquoted', lines[0], /is only its first line/],
+      [
+        'a key whose private part was altered (it still loads, with the public key stored in it)',
+        alteredSec1(key.sec1),
+        /is damaged: its private part does not match the public key stored with it/,
+      ],
       [
         'two keys pasted together',
         `${generateP256().pkcs8}\n${key.sec1}`,

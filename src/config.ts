@@ -145,6 +145,19 @@ function shown(value: string): string {
   return `"${redactSecrets(value)}"`;
 }
 
+/**
+ * For an identifier that looks right but is refused: the first character that is not plain
+ * ASCII (a zero-width space, a Cyrillic letter, an en dash from a word processor), by position
+ * and code point, since the quoted value shows nothing wrong. Empty when there is none.
+ */
+function lookalikeNote(value: string): string {
+  const at = [...value].findIndex((char) => char > '~' || char < ' ');
+  if (at < 0 || value.length > MAX_SHOWN_LENGTH) return '';
+  const code = [...value][at].codePointAt(0) ?? 0;
+  const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  return ` Its character ${at + 1} is ${name}, not a plain letter, digit or dash, though it may look like one: type the value again or copy it from Apple Business Manager.`;
+}
+
 function stripQuotes(value: string): string {
   const match = /^(['"])(.*)\1$/s.exec(value);
   return match ? match[2].trim() : value;
@@ -257,7 +270,7 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
   const match = CLIENT_ID_PATTERN.exec(clientId);
   if (!match) {
     throw new IntegrationValidationError(
-      `${describeField('clientId')} ${shown(clientId)} is not an Apple Business Manager or Apple School Manager Client ID. Expected BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>, as shown on the API account's page.`,
+      `${describeField('clientId')} ${shown(clientId)} is not an Apple Business Manager or Apple School Manager Client ID. Expected BUSINESSAPI.<uuid> or SCHOOLAPI.<uuid>, as shown on the API account's page.${lookalikeNote(clientId)}`,
     );
   }
   const account = ACCOUNT_KINDS[match[1]];
@@ -265,7 +278,12 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
   const keyId = required(config, 'keyId');
   if (!KEY_ID_PATTERN.test(keyId)) {
     throw new IntegrationValidationError(
-      `${describeField('keyId')} ${shown(keyId)} is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.`,
+      `${describeField('keyId')} ${shown(keyId)} is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.${lookalikeNote(keyId)}`,
+    );
+  }
+  if (clientId.toLowerCase().endsWith(`.${keyId.toLowerCase()}`)) {
+    throw new IntegrationValidationError(
+      `${describeField('keyId')} is the UUID of the Client ID, not the Key ID: the Key ID is the other UUID, shown beside the key on the API account's page.`,
     );
   }
 

@@ -1,4 +1,4 @@
-import { createPrivateKey, KeyObject } from 'crypto';
+import { createPrivateKey, createPublicKey, KeyObject, sign, verify } from 'crypto';
 import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -126,5 +126,25 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
       `is an EC key on curve ${curve ?? 'unknown'}; expected P-256 (prime256v1).`,
     );
   }
+  if (!signsForItsPublicKey(key)) {
+    throw invalid(
+      field,
+      'is damaged: its private part does not match the public key stored with it, so Apple could not verify what it signs.',
+    );
+  }
   return key;
+}
+
+/**
+ * Whether a signature made with the key verifies against the public key the file carries. A file
+ * whose private part was altered still loads (the public key in it is used as stored), and would
+ * only show as Apple's `invalid_client`, which blames the Key ID and Client ID. Under 1 ms.
+ */
+function signsForItsPublicKey(key: KeyObject): boolean {
+  const probe = Buffer.from('abm key check');
+  try {
+    return verify('sha256', probe, createPublicKey(key), sign('sha256', probe, key));
+  } catch {
+    return false;
+  }
 }
