@@ -150,6 +150,9 @@ describe('parseConfig', () => {
         /truncated or corrupted|not base64/,
       ],
       ['garbage', 'not a key at all', /does not contain a PEM key/],
+      ['the path of the .pem file', '/home/me/Downloads/AuthKey_ABC.pem', /looks like the path/],
+      ['a Windows path', 'C:\\Users\\me\\abm key.pem', /looks like the path/],
+      ['a file name alone', 'AuthKey_ABC.pem', /looks like the path of a file, not its contents/],
       ['an encrypted PEM', encrypted, /encrypted/],
       [
         'an encrypted SEC1 PEM (Proc-Type header)',

@@ -4,6 +4,8 @@ import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
 const ONLY_A_BEGIN_LINE = /^['"]?-----BEGIN [A-Z0-9 ]+-----$/;
+/** A file's path or name where its contents belong: `./AuthKey.pem`, `~/keys/abm.p8`, `C:\\...`. */
+const LOOKS_LIKE_A_PATH = /^(~|\.{0,2}\/|[A-Za-z]:\\)[^\n]*$|^[^\s\n]+\.(pem|p8|key)$/i;
 
 /**
  * Turns whatever an administrator pasted into the private key field into the
@@ -83,6 +85,12 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
   if (candidates.length === 0) {
     if (unended) {
       throw invalid(field, 'is truncated: it has a -----BEGIN line but no matching -----END line.');
+    }
+    if (blocks.length === 0 && LOOKS_LIKE_A_PATH.test(pem)) {
+      throw invalid(
+        field,
+        'looks like the path of a file, not its contents: the integration does not read files.',
+      );
     }
     if (blocks.length === 0) {
       throw invalid(field, 'does not contain a PEM key (no -----BEGIN ... ----- line).');
