@@ -547,6 +547,45 @@ describe('HttpTransport with the real fetch', () => {
   });
 });
 
+describe('HttpTransport and answers it cannot decode', () => {
+  it('frees the connection of each, so later attempts still reach the server', async () => {
+    // gzip announced over plain JSON, more times than there are sockets: node-fetch gives up on
+    // each body but kept its socket, and once every socket was held the next attempts waited out
+    // their timeout without being sent.
+    let arrived = 0;
+    const server = createServer((_, res) => {
+      arrived += 1;
+      // Long enough that the answer is still arriving when decoding fails.
+      const body = JSON.stringify({ data: [], meta: { pad: 'x'.repeat(1_000_000) } });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(arrived <= 3 ? { 'content-encoding': 'gzip' } : {}),
+        'content-length': body.length,
+      });
+      res.end(body);
+    });
+    const url = `${await listenLocal(server)}/v1/orgDevices`;
+    const t = new HttpTransport({
+      maxInFlight: 2,
+      maxAttempts: 4,
+      baseBackoffMs: 1,
+      requestTimeoutMs: 5_000,
+    });
+    try {
+      const started = Date.now();
+      const response = await t.request({ endpoint: 'GET /v1/orgDevices', url });
+      expect((response.json as { data: unknown[] }).data).toEqual([]);
+      expect(arrived).toBe(4);
+      // Not a timeout's worth: the fourth attempt went out at once (a generous bound, not a
+      // speed target).
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      t.destroy();
+      await closeServer(server);
+    }
+  });
+});
+
 describe('HttpTransport reading streamed bodies into reused buffers', () => {
   let server: Server;
   let base: string;

@@ -471,6 +471,10 @@ export class HttpTransport {
         answered = await readBody(response, this.bodyBuffers);
       } catch (err) {
         const aborted = controller.signal.aborted;
+        // Frees the connection: node-fetch leaves the socket of an answer it could not decode
+        // (gzip announced over plain text) in use, and the agent's maxSockets such answers took
+        // every later request, the token's too, waited out its timeout (found by a review).
+        if (!aborted) controller.abort();
         throw new TransientFailure(
           aborted
             ? `no complete answer within ${this.options.requestTimeoutMs} ms`
