@@ -10,6 +10,7 @@ import {
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
 import { closeServer, listenLocal } from '../../test/helpers/localServer';
+import { forgetSecret, registerSecret } from './redact';
 import { SimulatedClock } from '../../test/helpers/simulatedClock';
 import {
   BODY_TAIL_BYTES,
@@ -691,6 +692,41 @@ describe('toProviderError', () => {
     const e404 = toProviderError(request, { status: 404, ...body('NOT_FOUND') });
     expect(e404.constructor).toBe(IntegrationProviderAPIError);
     expect(e404.status).toBe(404);
+  });
+
+  it.each([
+    ['plain text', (echo: string) => `${'The request was refused. '.repeat(6)}${echo} end`],
+    [
+      'an HTML title',
+      (echo: string) => `<html><title>Refused ${'x'.repeat(40)} ${echo}</title></html>`,
+    ],
+  ])(
+    'shows no part of a token that %s echoes across the point where it is shortened',
+    (_, shape) => {
+      const token = 'ULIV9qjIjSamOVHCM9dENwY6Nvhms677p-DS318qeH4';
+      registerSecret(token);
+      try {
+        const error = toProviderError(request, {
+          status: 403,
+          json: undefined,
+          // Without "Bearer " before it: only the registered token can be matched.
+          text: shape(`credentials presented: ${token}`),
+        });
+        expect(error.message).not.toContain(token.slice(0, 8));
+      } finally {
+        forgetSecret(token);
+      }
+    },
+  );
+
+  it('redacts a bearer credential it does not know, even cut short by the server', () => {
+    const error = toProviderError(request, {
+      status: 401,
+      json: undefined,
+      text: 'Unauthorized: Authorization: Bearer q7Xc29LmN0pRs',
+    });
+    expect(error.message).toContain('Bearer [REDACTED]');
+    expect(error.message).not.toContain('q7Xc29Lm');
   });
 
   it('summarizes HTML bodies and redacts tokens in them', () => {

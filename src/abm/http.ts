@@ -224,11 +224,17 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
     // A proxy's or a web server's error page: its title says it all ("502 Bad Gateway"), and
     // the heading below it usually repeats the title.
     const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(raw)?.[1] ?? '');
-    const gist = title ? `"${shorten(title, 100)}"` : text ? shorten(text, 200) : '(no text)';
-    return redactSecrets(`${HTML_PAGE}: ${gist}`);
+    // Redacted before it is cut: a secret across the cut would no longer match, and its first
+    // part would be shown (found by a review).
+    const gist = title
+      ? `"${shorten(redactSecrets(title), 100)}"`
+      : text
+        ? shorten(redactSecrets(text), 200)
+        : '(no text)';
+    return `${HTML_PAGE}: ${gist}`;
   }
   if (!text) return 'empty response body';
-  return redactSecrets(shorten(text, 200));
+  return shorten(redactSecrets(text), 200);
 }
 
 function plainText(markup: string): string {
