@@ -166,6 +166,128 @@ describe('when recovery is impossible', () => {
     ).toHaveLength(1);
   });
 
+  it('a device list that repeats its records under new cursors: the walk stops with a failed step, not an endless run', async () => {
+    // Every page is the first page again, under a cursor never seen before: neither a repeated
+    // cursor nor an empty page, so only the records tell (found by a review: the run went on).
+    const devices = Array.from({ length: 100 }, (_, i) => sandbox.fleet.device(i));
+    let pages = 0;
+    proxy.setIntercept(({ url }) => {
+      if (url.pathname !== '/v1/orgDevices') return undefined;
+      pages += 1;
+      return {
+        answer: {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            data: devices,
+            links: { self: url.href },
+            meta: { paging: { limit: 1000, nextCursor: `C${pages}` } },
+          }),
+        },
+      };
+    });
+    const { graph, output } = await collectLogged(sandbox, {
+      env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
+      collector: { http: FAST_GIVE_UP },
+    });
+
+    expect(graph.error).toBeUndefined();
+    expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
+    expect(partialTypes(graph)).toEqual(
+      [Types.DEVICE, Types.ORG_HAS_DEVICE, Types.SERVER_HAS_DEVICE].sort(),
+    );
+    expect(stepFailureReason(output, 'Fetch Devices')).toBe(
+      'Provider API failed at GET /v1/orgDevices: 200 the list repeats itself: 1100 devices listed again against 100 new ones, each page with another cursor; stopping so the walk cannot go on forever. This is an Apple-side paging fault: try again later',
+    );
+    // Twelve pages, and at most the two read ahead.
+    expect(pages).toBeLessThanOrEqual(14);
+    expect(ofType(graph.entities, Types.DEVICE)).toHaveLength(100);
+    expect(danglingRelationships(graph)).toEqual([]);
+  });
+
+  it("a server's id list that repeats itself under new cursors: that server's walk fails, the rest completes", async () => {
+    const victim = sandbox.fleet.servers[0].id;
+    const ids = Array.from({ length: 200 }, (_, i) => ({
+      type: 'orgDevices',
+      id: sandbox.fleet.device(i).id,
+    }));
+    let pages = 0;
+    proxy.setIntercept(({ url }) => {
+      if (url.pathname !== `/v1/mdmServers/${victim}/relationships/devices`) return undefined;
+      pages += 1;
+      return {
+        answer: {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            data: ids,
+            links: { self: url.href },
+            meta: { paging: { limit: 1000, nextCursor: `C${pages}` } },
+          }),
+        },
+      };
+    });
+    const { graph, output } = await collectLogged(sandbox, {
+      env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
+      collector: { http: FAST_GIVE_UP },
+    });
+
+    expect(stepStatuses(graph).map((s) => s.status)).toEqual([
+      'success',
+      'success',
+      'success',
+      'failure',
+    ]);
+    expect(partialTypes(graph)).toEqual([Types.SERVER_HAS_DEVICE]);
+    expect(stepFailureReason(output, 'Build MDM Server Device Relationships')).toBe(
+      `Provider API failed at GET /v1/mdmServers/${victim}/relationships/devices: 200 the list repeats itself: 1200 device ids listed again against 200 new ones, each page with another cursor; stopping so the walk cannot go on forever. This is an Apple-side paging fault: try again later`,
+    );
+    // Bounded: the id-list prefetch reads at most 100 pages ahead while the device walk runs,
+    // and the step stops at the seventh page it takes.
+    expect(pages).toBeLessThanOrEqual(105);
+  });
+
+  it("a deleted server's id list refused with 404 after its first page: a failure, not an empty list", async () => {
+    // A 404 on the first page of a deleted server's list means it has none; on a later page it
+    // cuts the list short (found by a review: the 30 devices of page 1 were reported as all).
+    const deleted = sandbox.fleet.servers.find((server) => server.attributes.status === 'DELETED');
+    expect(deleted).toBeDefined();
+    const path = `/v1/mdmServers/${deleted?.id}/relationships/devices`;
+    proxy.setIntercept(({ url }) => {
+      if (url.pathname !== path) return undefined;
+      if (url.searchParams.get('cursor') === 'P2') {
+        return { answer: appleError(404, 'NOT_FOUND', 'The server does not exist') };
+      }
+      const data = Array.from({ length: 30 }, (_, i) => ({
+        type: 'orgDevices',
+        id: sandbox.fleet.device(i).id,
+      }));
+      return {
+        answer: {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            data,
+            links: { self: url.href },
+            meta: { paging: { nextCursor: 'P2' } },
+          }),
+        },
+      };
+    });
+    const { graph, output } = await collectLogged(sandbox, {
+      env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
+      collector: { http: FAST_GIVE_UP },
+    });
+
+    expect(
+      stepStatuses(graph).find((s) => s.id === 'build-mdm-server-device-relationships')?.status,
+    ).toBe('failure');
+    expect(partialTypes(graph)).toEqual([Types.SERVER_HAS_DEVICE]);
+    const reason = stepFailureReason(output, 'Build MDM Server Device Relationships');
+    expect(reason).toContain(`GET ${path}: 404 NOT_FOUND`);
+    expect(output).not.toContain('is deleted and has no device list');
+  });
+
   it('a repeating cursor ends the device walk with a failed step and partial datasets, not success', async () => {
     const looping = await startSandbox({
       devices: DEVICES,

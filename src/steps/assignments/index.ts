@@ -12,6 +12,7 @@ import { ResourceIdentifier } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { hasRelationship } from '../convert';
+import { RepeatGuard } from '../repeats';
 import { DataKeys, deviceKey, Entities, Relationships, Steps } from '../constants';
 import { MdmServerSummary } from '../mdm-servers/converter';
 import { SkipTally } from '../tally';
@@ -153,10 +154,17 @@ async function linkServerDevices(
   skipped: SkipTally,
 ): Promise<number> {
   let linked = 0;
+  let pagesRead = 0;
+  const repeats = new RepeatGuard(
+    `GET /v1/mdmServers/${server.id}/relationships/devices`,
+    'device ids',
+  );
   try {
     for await (const page of pages) {
+      pagesRead += 1;
       const relationships: Relationship[] = [];
       const keysInPage = new Set<string>();
+      let listedAgain = 0;
       for (const item of page.items) {
         const serial = isRecord(item) ? readString(item.id) : undefined;
         if (!serial) {
@@ -182,6 +190,7 @@ async function linkServerDevices(
         if (typeof linkedBefore !== 'boolean') linkedBefore = await linkedBefore;
         if (linkedBefore) {
           skipped.add('device ids listed more than once for the same server', serial);
+          listedAgain += 1;
           continue;
         }
         keysInPage.add(relationship._key);
@@ -189,10 +198,14 @@ async function linkServerDevices(
       }
       await jobState.addRelationships(relationships);
       linked += relationships.length;
+      repeats.page(relationships.length, listedAgain);
     }
   } catch (err) {
     // A deleted server may no longer have a device list; that is an empty list, not a failure.
+    // Only when its first page is refused: a 404 after pages were read cuts a list short, and
+    // taking it for empty would report part of it as all of it (found by a review).
     if (
+      pagesRead === 0 &&
       server.status === 'DELETED' &&
       err instanceof IntegrationProviderAPIError &&
       err.status === 404

@@ -5,6 +5,7 @@ import { OrgDevice } from '../../abm/types';
 import { IntegrationConfig } from '../../config';
 import { getRun } from '../../run';
 import { hasRelationship } from '../convert';
+import { RepeatGuard } from '../repeats';
 import { DataKeys, Entities, organizationKey, Relationships, Steps } from '../constants';
 import { droppedReason, SkipTally } from '../tally';
 import { isRecord } from '../values';
@@ -75,6 +76,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     let lastProgressAt = 0;
     const { checkReleasedDevices } = run.config;
 
+    const repeats = new RepeatGuard('GET /v1/orgDevices', 'devices');
     for await (const page of client.iterateOrgDevices()) {
       if (checkReleasedDevices) {
         released += await addReleaseDates(client, page.items, trimmed);
@@ -91,6 +93,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
         relationships = [];
       };
       const keysInPage = new Set<string>();
+      let listedAgain = 0;
       for (const resource of page.items) {
         const result = convertOrgDevice(resource);
         if ('skipped' in result) {
@@ -105,6 +108,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
         if (typeof seen !== 'boolean') seen = await seen;
         if (seen) {
           skipped.add(DUPLICATE_DEVICE_REASON, String(entity.serial));
+          listedAgain += 1;
           continue;
         }
         keysInPage.add(entity._key);
@@ -116,6 +120,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
         if (entities.length === batchSize(collected)) await addBatch();
       }
       if (entities.length > 0) await addBatch();
+      repeats.page(keysInPage.size, listedAgain);
 
       const now = Date.now();
       if (now - lastProgressAt >= PROGRESS_INTERVAL_MS) {
