@@ -1,3 +1,4 @@
+import { MAX_RAW_DEPTH, TOO_DEEP } from './convert';
 import { convertOrgDevice } from './devices/converter';
 import { convertMdmServer } from './mdm-servers/converter';
 import { asStored } from '../../test/helpers/graph';
@@ -68,5 +69,53 @@ describe('attributes Apple adds later', () => {
       attributes: {},
     });
     expect(result).toEqual({ skipped: expect.stringContaining('serial number') });
+  });
+});
+
+describe('raw data nested without end', () => {
+  const deep = (levels: number) => {
+    let value: unknown = 'bottom';
+    for (let i = 0; i < levels; i++) value = [value];
+    return value;
+  };
+
+  it('keeps the record, with the too-deep value left out of its raw data, so the graph can be written', () => {
+    const resource = device({ deviceModel: 'iPad', nested: deep(20_000) });
+    const result = convertOrgDevice(resource);
+    if (!('entity' in result)) throw new Error(result.skipped);
+    // What the SDK does when it writes the graph; before, a stack overflow that ended the run.
+    const stored = asStored(result.entity);
+    const raw = (
+      stored._rawData as unknown as Array<{ rawData: { attributes: Record<string, unknown> } }>
+    )[0].rawData.attributes;
+    expect(raw.nested).toBe(TOO_DEEP);
+    expect(raw.deviceModel).toBe('iPad');
+    expect(stored.model).toBe('iPad');
+  });
+
+  it('keeps what nests up to the limit, and the record itself uncopied when nothing is too deep', () => {
+    const attributes = { serialNumber: 'C02XK1ZZJGH5', nested: deep(MAX_RAW_DEPTH - 1) };
+    const result = convertOrgDevice({ type: 'orgDevices', id: 'C02XK1ZZJGH5', attributes });
+    if (!('entity' in result)) throw new Error(result.skipped);
+    const raw = (
+      result.entity._rawData as unknown as Array<{ rawData: { attributes: unknown } }>
+    )[0].rawData;
+    expect(raw.attributes).toBe(attributes);
+  });
+
+  it('on an MDM server too', () => {
+    const result = convertMdmServer({
+      type: 'mdmServers',
+      id: '0C525D50628B95793019FAF642F6F157',
+      attributes: { serverName: 'Jamf', serverType: 'MDM', extra: { deeper: deep(5_000) } },
+      relationships: deep(5_000),
+    });
+    if (!('entity' in result)) throw new Error(result.skipped);
+    const stored = asStored(result.entity);
+    const raw = (stored._rawData as Array<{ rawData: Record<string, Record<string, unknown>> }>)[0]
+      .rawData;
+    expect(raw.attributes.extra).toBe(TOO_DEEP);
+    expect(raw.relationships).toBe(TOO_DEEP);
+    expect(stored.name).toBe('Jamf');
   });
 });

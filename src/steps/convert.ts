@@ -117,10 +117,46 @@ export function rawSource(resource: Record<string, unknown>): Record<string, unk
   return compact({
     type: resource.type,
     id: resource.id,
-    attributes: resource.attributes,
-    relationships: resource.relationships,
-    links: resource.links,
+    attributes: boundedDepth(resource.attributes),
+    relationships: boundedDepth(resource.relationships),
+    links: boundedDepth(resource.links),
   });
+}
+
+/** Nesting the raw data keeps; Apple's records nest three levels at most. */
+export const MAX_RAW_DEPTH = 100;
+/** What stands in the raw data for a value nested deeper than MAX_RAW_DEPTH. */
+export const TOO_DEEP = `(left out: nested more than ${MAX_RAW_DEPTH} levels deep)`;
+
+/**
+ * A raw data member whose values nest at most MAX_RAW_DEPTH levels: any deeper value is replaced
+ * by TOO_DEEP. `JSON.parse` reads any depth, but the SDK writes the graph with `JSON.stringify`,
+ * which runs out of stack some thousands of levels down and failed the whole run (found by a
+ * review). The member itself is returned, uncopied, when nothing is too deep (every real record).
+ */
+function boundedDepth(member: unknown): unknown {
+  if (typeof member !== 'object' || member === null) return member;
+  if (Array.isArray(member)) return nestsDeeper(member, MAX_RAW_DEPTH) ? TOO_DEEP : member;
+  let copy: Record<string, unknown> | undefined;
+  const record = member as Record<string, unknown>;
+  for (const name in record) {
+    if (nestsDeeper(record[name], MAX_RAW_DEPTH - 1)) (copy ??= { ...record })[name] = TOO_DEEP;
+  }
+  return copy ?? member;
+}
+
+/** Whether `value` holds objects or arrays more than `levels` deep. */
+function nestsDeeper(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeper(value[i], levels - 1)) return true;
+    return false;
+  }
+  for (const name in value) {
+    if (nestsDeeper((value as Record<string, unknown>)[name], levels - 1)) return true;
+  }
+  return false;
 }
 
 export function shorten(err: unknown): string {
