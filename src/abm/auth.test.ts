@@ -1,4 +1,7 @@
-import { IntegrationProviderAuthenticationError } from '@jupiterone/integration-sdk-core';
+import {
+  IntegrationProviderAPIError,
+  IntegrationProviderAuthenticationError,
+} from '@jupiterone/integration-sdk-core';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
@@ -257,5 +260,30 @@ describe('TokenProvider', () => {
   it('refuses a 200 without an access token', async () => {
     const { tokens } = provider(() => ({ body: { hello: 'world' } }));
     await expect(tokens.getToken()).rejects.toThrow(/without an access_token/);
+  });
+
+  it.each([
+    ['a line break', 'abcdefghij\nklmnopqrstuv'],
+    ['a space', 'abcdefghij klmnopqrstuv'],
+    ['a non-ASCII character', 'abcdefghijé-klmnopqrstuv'],
+  ])(
+    'refuses an access token with %s, which no header can carry, without showing it',
+    async (_, token) => {
+      const { tokens } = provider(() => ({ body: { access_token: token, token_type: 'Bearer' } }));
+      const thrown = await tokens.getToken().catch((e) => e);
+      expect(thrown).toBeInstanceOf(IntegrationProviderAPIError);
+      expect(thrown.message).toContain('outside printable ASCII, which no request can carry');
+      expect(thrown.message).not.toContain('klmnop');
+      expect(tokens.tokensIssued).toBe(0);
+    },
+  );
+
+  it('refuses a token that is not a Bearer token, and takes any case of Bearer', async () => {
+    const mac = provider(() => ({ body: { access_token: 'abcdefghijklmnop', token_type: 'MAC' } }));
+    await expect(mac.tokens.getToken()).rejects.toThrow(/a token of type "MAC", not Bearer/);
+    const lower = provider(() => ({
+      body: { access_token: 'abcdefghijklmnop', token_type: 'bearer', expires_in: 3600 },
+    }));
+    expect(await lower.tokens.getToken()).toBe('abcdefghijklmnop');
   });
 });

@@ -260,6 +260,24 @@ export class TokenProvider {
           "the token endpoint answered 200 without an access_token; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint",
       });
     }
+    // Sent as `Authorization: Bearer <token>`: a token a header cannot carry fails every request
+    // as a network error, retried for minutes, and blames the network (found by a review).
+    if (!/^[\x21-\x7E]+$/.test(accessToken)) {
+      throw new IntegrationProviderAPIError({
+        endpoint,
+        status: response.status,
+        statusText:
+          "the token endpoint answered an access_token with spaces, line breaks or characters outside printable ASCII, which no request can carry; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint",
+      });
+    }
+    const tokenType = json?.token_type;
+    if (tokenType !== undefined && String(tokenType).toLowerCase() !== 'bearer') {
+      throw new IntegrationProviderAPIError({
+        endpoint,
+        status: response.status,
+        statusText: `the token endpoint answered a token of type ${JSON.stringify(String(tokenType).slice(0, 40))}, not Bearer; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
+      });
+    }
     registerSecret(accessToken);
     const expiresInMs = readExpiresIn(json?.expires_in) * 1000;
     const renewEarlyMs = Math.min(MAX_RENEW_EARLY_MS, expiresInMs / 10);

@@ -189,6 +189,36 @@ describe('hostile API payloads through the steps', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
+  it('devices whose id is only dots are not looked up one by one (a URL would resolve them away), and are counted', async () => {
+    const unassigned = (id: string, serialNumber: string) => ({
+      type: 'orgDevices',
+      id,
+      attributes: { serialNumber, status: 'UNASSIGNED' },
+    });
+    const fetch = serving(
+      '/orgDevices',
+      [unassigned('.', 'SERIAL0001'), unassigned('..', 'SERIAL0002'), unassigned('OK01', 'OK01')],
+      10,
+    );
+    const result = await executeStepWithDependencies({
+      stepId: Steps.DEVICES,
+      invocationConfig: invocation(fetch),
+      instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
+    });
+    expect(result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE)).toHaveLength(
+      3,
+    );
+    const paths = fetch.calls.map((c) => c.url.pathname);
+    // The one device with an ordinary id is looked up; the list was asked for once, nothing else.
+    expect(paths.filter((p) => p.startsWith('/v1/orgDevices/'))).toEqual(['/v1/orgDevices/OK01']);
+    expect(paths.filter((p) => p === '/v1/orgDevices')).toHaveLength(1);
+    expect(paths.every((p) => p.startsWith('/v1/orgDevices') || p.endsWith('/token'))).toBe(true);
+    const reasons = (skips.mock.calls as Array<[string, string?]>).filter(([r]) =>
+      r.includes('only dots'),
+    );
+    expect(reasons.map(([, id]) => id)).toEqual(['.', '..']);
+  });
+
   it('devices: each becomes a schema-valid entity or a counted skip; nothing throws', async () => {
     const seen = { entities: 0, skips: 0, trimmed: 0 };
     await fc.assert(

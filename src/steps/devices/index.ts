@@ -148,6 +148,9 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
   },
 };
 
+const UNADDRESSABLE_REASON =
+  'their id is only dots, which no URL can address, so whether they were released is unknown';
+
 const RELEASE_UNKNOWN_REASON =
   'Apple had no details for them (404 on the single-device GET), so whether they were released is unknown';
 
@@ -172,20 +175,27 @@ async function addReleaseDates(
       typeof item.id === 'string' &&
       item.id.length > 0,
   );
-  const lookups = await Promise.allSettled(unassigned.map((item) => client.getOrgDevice(item.id)));
+  // A URL resolves the segments `.` and `..` away, percent-encoded or not: such an id would ask
+  // for another path (the device list itself), so it is not looked up (found by a review).
+  const addressable = unassigned.filter((item) => {
+    if (!/^\.+$/.test(item.id)) return true;
+    unknown.add(UNADDRESSABLE_REASON, item.id);
+    return false;
+  });
+  const lookups = await Promise.allSettled(addressable.map((item) => client.getOrgDevice(item.id)));
   let released = 0;
   lookups.forEach((lookup, i) => {
     if (lookup.status === 'rejected') return;
     const details = lookup.value;
     if (!details) {
-      unknown.add(RELEASE_UNKNOWN_REASON, unassigned[i].id);
+      unknown.add(RELEASE_UNKNOWN_REASON, addressable[i].id);
       return;
     }
     const date = isRecord(details.attributes)
       ? details.attributes.releasedFromOrgDateTime
       : undefined;
     if (typeof date === 'string' && date.length > 0) {
-      unassigned[i].attributes.releasedFromOrgDateTime = date;
+      addressable[i].attributes.releasedFromOrgDateTime = date;
       released += 1;
     }
   });

@@ -60,6 +60,12 @@ describe('convertMdmServer', () => {
     });
   });
 
+  it.each(['.', '..', '...'])('skips a server whose id is %j, which no URL can address', (id) => {
+    expect(convertMdmServer({ type: 'mdmServers', id, attributes: { serverName: 'x' } })).toEqual({
+      skipped: 'the MDM server id is only dots, which no URL can address',
+    });
+  });
+
   it('never throws, whatever the record', () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 3 }), (record) => {

@@ -30,6 +30,10 @@ export function convertMdmServer(resource: unknown): Conversion {
   const id = readString(resource.id);
   if (!id) return { skipped: 'the MDM server has no id' };
   if (!SERVER_ID.test(id)) return { skipped: 'the MDM server id has unexpected characters' };
+  // A URL resolves the segments `.` and `..` away, percent-encoded or not: its device list would
+  // be asked of another path altogether (found by a review).
+  if (/^\.+$/.test(id))
+    return { skipped: 'the MDM server id is only dots, which no URL can address' };
   const attributes = isRecord(resource.attributes) ? resource.attributes : {};
   const serverName = readString(attributes.serverName);
   const status = readString(attributes.status);
