@@ -109,6 +109,11 @@ describe('parseJsonBytes', () => {
     expect(longest).toBeLessThan(2 * PIECE_BYTES);
   });
 
+  it('reads a document behind a UTF-8 byte order mark', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"data":[1]}')]);
+    expect(parseJsonBytes(bytes)).toEqual({ data: [1] });
+  });
+
   it('answers undefined for a body that is empty, not JSON, or cut short, and leaves it as it was', () => {
     const text = listPage(devices(600));
     for (const body of ['', '<html>502</html>', text.slice(0, text.length - 10), `${text}x`]) {

@@ -124,7 +124,10 @@ export function parseJsonBytes(bytes: Buffer): unknown {
     if (document !== undefined) return document;
   }
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    const text = bytes.toString('utf8');
+    // A byte order mark is no part of JSON, but some servers write one; it alone would make the
+    // answer unreadable, and retried as if cut short (found by a review).
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     // Not JSON, or (beyond about 512 MB) longer than a string can be.
     return undefined;

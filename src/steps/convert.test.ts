@@ -23,6 +23,15 @@ describe('attributes Apple adds later', () => {
     });
   });
 
+  it('are left off under a name every object has a method of (hasOwnProperty, toString, ...)', () => {
+    const names = ['hasOwnProperty', 'toString', 'valueOf', 'isPrototypeOf', 'toJSON'];
+    const result = convertOrgDevice(device(Object.fromEntries(names.map((n) => [n, 'text']))));
+    if (!('entity' in result)) throw new Error(result.skipped);
+    for (const name of names) expect(Object.keys(result.entity)).not.toContain(name);
+    // What such a property broke: the method, called on the entity.
+    expect(String(result.entity)).toBe('[object Object]');
+  });
+
   it('fill a property the converter has no value for, and never replace one it has', () => {
     // An unknown product family leaves `platform` without a value; a `name` is always set.
     const result = convertOrgDevice(device({ productFamily: 'Holo', platform: 'ios', name: 'x' }));

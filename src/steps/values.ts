@@ -159,6 +159,8 @@ export function extraProperties(
     }
     if (converted === undefined || hasOwn(extras, property)) continue;
     if (hasOwn(taken, property) && taken[property] !== undefined) continue;
+    // An own `toString` or `hasOwnProperty` on the entity would break whatever calls it there.
+    if (property in Object.prototype || property === 'toJSON') continue;
     extras[property] = converted;
     count += 1;
   }
