@@ -59,7 +59,11 @@ export interface Body {
  * into a buffer from `buffers`, grown as needed; any other (a test's ready-made answer) is read by
  * node-fetch itself. A stream's error (a connection lost, the attempt's timeout) is thrown.
  */
-export async function readBody(response: Response, buffers: BodyBuffers): Promise<Body> {
+export async function readBody(
+  response: Response,
+  buffers: BodyBuffers,
+  maxBytes = Infinity,
+): Promise<Body> {
   const stream = response.body as unknown;
   if (!isReadable(stream)) return { bytes: await response.buffer() };
   let buffer = buffers.take();
@@ -67,6 +71,13 @@ export async function readBody(response: Response, buffers: BodyBuffers): Promis
   try {
     for await (const chunk of stream) {
       const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array | string);
+      if (length + bytes.length > maxBytes) {
+        // A compressed answer can expand to gigabytes (found by a review: 741 KB of gzip made
+        // 700 MB and 1.3 GB of memory); no page of the API comes near this.
+        throw new Error(
+          `the answer is larger than ${maxBytes >= 2 ** 20 ? `${maxBytes / 2 ** 20} MB` : `${maxBytes} bytes`}, far more than a page of the API holds`,
+        );
+      }
       if (length + bytes.length > buffer.length) {
         const grown = Buffer.allocUnsafe(Math.max(buffer.length * 2, length + bytes.length));
         buffer.copy(grown, 0, 0, length);

@@ -587,6 +587,35 @@ describe('HttpTransport and answers it cannot decode', () => {
   });
 });
 
+describe('HttpTransport and answers larger than any page', () => {
+  it('stops reading at maxBodyBytes, frees the connection, and gives up saying why', async () => {
+    let arrived = 0;
+    const server = createServer((_, res) => {
+      arrived += 1;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: [], pad: 'x'.repeat(200_000) }));
+    });
+    const url = `${await listenLocal(server)}/v1/orgDevices`;
+    const t = new HttpTransport({
+      maxInFlight: 1,
+      maxAttempts: 2,
+      baseBackoffMs: 1,
+      maxBodyBytes: 50_000,
+      requestTimeoutMs: 5_000,
+    });
+    try {
+      const error = await t.request({ endpoint: 'GET /v1/orgDevices', url }).catch((e) => e);
+      expect(error.message).toContain(
+        'network error: the answer is larger than 50000 bytes, far more than a page of the API holds; gave up after 2 attempts',
+      );
+      expect(arrived).toBe(2);
+    } finally {
+      t.destroy();
+      await closeServer(server);
+    }
+  });
+});
+
 describe('HttpTransport reading streamed bodies into reused buffers', () => {
   let server: Server;
   let base: string;

@@ -71,6 +71,8 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Attempts per request, the first included. */
   maxAttempts?: number;
+  /** Largest answer read, decoded; a page of 1,000 devices is about 2 MB. */
+  maxBodyBytes?: number;
   /** Most time one request may spend waiting between its attempts. */
   maxRequestRetryWaitMs?: number;
   /** Most time the whole run may lose to failed attempts and waiting to retry, over all requests. */
@@ -140,6 +142,7 @@ export interface TransportStats {
 const DEFAULTS = {
   maxInFlight: 4,
   requestTimeoutMs: 60_000,
+  maxBodyBytes: 64 * 2 ** 20,
   maxAttempts: 8,
   maxRequestRetryWaitMs: 5 * 60_000,
   retryBudgetMs: 30 * 60_000,
@@ -293,6 +296,7 @@ export class HttpTransport {
       fetch: options.fetch ?? (nodeFetch as unknown as FetchLike),
       maxInFlight,
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
       maxAttempts: options.maxAttempts ?? DEFAULTS.maxAttempts,
       maxRequestRetryWaitMs: options.maxRequestRetryWaitMs ?? DEFAULTS.maxRequestRetryWaitMs,
       retryBudgetMs: options.retryBudgetMs ?? DEFAULTS.retryBudgetMs,
@@ -474,7 +478,7 @@ export class HttpTransport {
         });
         status = response.status;
         headers = response.headers;
-        answered = await readBody(response, this.bodyBuffers);
+        answered = await readBody(response, this.bodyBuffers, this.options.maxBodyBytes);
       } catch (err) {
         const aborted = controller.signal.aborted;
         // Frees the connection: node-fetch leaves the socket of an answer it could not decode
