@@ -12,7 +12,7 @@ import {
 
 import { collectFromSandbox, CollectedGraph } from '../helpers/collect';
 import { virtualClock } from '../helpers/fakeFetch';
-import { appleError, startTapProxy, TapProxy } from '../helpers/tapProxy';
+import { appleError, CannedAnswer, startTapProxy, TapProxy } from '../helpers/tapProxy';
 import { Sandbox, startSandbox } from '../sandbox';
 import {
   captureOutput,
@@ -30,6 +30,21 @@ import {
 
 const DEVICES = 2500;
 const FAST_GIVE_UP = { ...FAST_HTTP, maxAttempts: 3 };
+
+/** A page of a JSON:API list as the API answers it, for the proxy to send instead. */
+function listPage(url: URL, data: unknown[], nextCursor: string): { answer: CannedAnswer } {
+  return {
+    answer: {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        data,
+        links: { self: url.href },
+        meta: { paging: { limit: 1000, nextCursor } },
+      }),
+    },
+  };
+}
 
 async function collectLogged(
   sandbox: Sandbox,
@@ -174,17 +189,7 @@ describe('when recovery is impossible', () => {
     proxy.setIntercept(({ url }) => {
       if (url.pathname !== '/v1/orgDevices') return undefined;
       pages += 1;
-      return {
-        answer: {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            data: devices,
-            links: { self: url.href },
-            meta: { paging: { limit: 1000, nextCursor: `C${pages}` } },
-          }),
-        },
-      };
+      return listPage(url, devices, `C${pages}`);
     });
     const { graph, output } = await collectLogged(sandbox, {
       env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
@@ -215,17 +220,7 @@ describe('when recovery is impossible', () => {
     proxy.setIntercept(({ url }) => {
       if (url.pathname !== `/v1/mdmServers/${victim}/relationships/devices`) return undefined;
       pages += 1;
-      return {
-        answer: {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            data: ids,
-            links: { self: url.href },
-            meta: { paging: { limit: 1000, nextCursor: `C${pages}` } },
-          }),
-        },
-      };
+      return listPage(url, ids, `C${pages}`);
     });
     const { graph, output } = await collectLogged(sandbox, {
       env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
@@ -262,17 +257,7 @@ describe('when recovery is impossible', () => {
         type: 'orgDevices',
         id: sandbox.fleet.device(i).id,
       }));
-      return {
-        answer: {
-          status: 200,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            data,
-            links: { self: url.href },
-            meta: { paging: { nextCursor: 'P2' } },
-          }),
-        },
-      };
+      return listPage(url, data, 'P2');
     });
     const { graph, output } = await collectLogged(sandbox, {
       env: { API_BASE_URL: proxy.apiBaseUrl, TOKEN_URL: proxy.tokenUrl },
