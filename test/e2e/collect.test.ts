@@ -324,3 +324,53 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
     expect(stats.maxInFlight).toBeLessThanOrEqual(4);
   });
 });
+
+describe("collection from a sandbox that answers like Apple's own examples", () => {
+  // No paging total, the cursor only in links.next on a wrong host, an older API version's
+  // servers, and attributes the reference does not know: each is handled by the client's unit
+  // tests; here the whole collection meets them together.
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox({
+      devices: DEVICES,
+      servers: 6,
+      seed: 9,
+      quirks: {
+        omitPagingTotal: true,
+        cursorOnlyInLinksNext: true,
+        legacyServerAttributes: true,
+        extraAttributes: true,
+      },
+    });
+  });
+  afterAll(() => sandbox.stop());
+
+  it('collects the whole fleet, every page once', async () => {
+    const graph = await collectFromSandbox(sandbox);
+    expect(graph.error).toBeUndefined();
+    expect(graph.summary?.metadata.partialDatasets.types).toEqual([]);
+    expect(graph.summary?.integrationStepResults.map((r) => r.status)).toEqual([
+      'success',
+      'success',
+      'success',
+      'success',
+    ]);
+    const { fleet } = sandbox;
+    expect(graph.entities.filter((e) => e._type === DEVICE)).toHaveLength(fleet.deviceCount);
+    expect(graph.entities.filter((e) => e._type === MDM_SERVER)).toHaveLength(fleet.servers.length);
+    const assignments = new Set<string>();
+    for (let i = 0; i < fleet.deviceCount; i++) {
+      const serverId = fleet.serverIdOfDevice(i);
+      if (serverId) assignments.add(`${MDM_SERVER}:${serverId}>${DEVICE}:${fleet.device(i).id}`);
+    }
+    expect(
+      pairsOf(graph.relationships, 'apple_business_manager_mdm_server_has_org_device'),
+    ).toEqual(assignments);
+    const stats = sandbox.stats();
+    expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': Math.ceil(DEVICES / 1000) });
+    for (const counts of Object.values(stats.pagesServed)) {
+      for (const count of Object.values(counts)) expect(count).toBe(1);
+    }
+  });
+});
