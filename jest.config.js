@@ -8,6 +8,8 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
   moduleNameMapper: {
+    // The repository's .env (a user's settings) must not reach the tests: see the stub.
+    '^dotenv$': '<rootDir>/test/setup/dotenv.js',
     // @jupiterone/integration-sdk-testing deep-imports this file, which Jest 29 still ships.
     '^expect/build/(.*)$': '<rootDir>/node_modules/expect/build/$1',
   },
