@@ -94,6 +94,15 @@ describe('parseConfig', () => {
     },
   );
 
+  it.each([
+    ['clientId', 'BUSINESSAPI.00000000-0000-0000-0000-000000000000'],
+    ['keyId', '00000000-0000-0000-0000-000000000000'],
+  ] as const)('says %s is still the placeholder of .env.example', (field, value) => {
+    expect(errorOf({ [field]: value }).message).toMatch(
+      new RegExp(`^${field} \\([A-Z_]+\\) is still the placeholder of \\.env\\.example`),
+    );
+  });
+
   it('trims surrounding whitespace and quotes from identifiers', () => {
     const parsed = parseConfig(config({ clientId: ` "${CLIENT_ID}" `, keyId: `'${KEY_ID}'` }));
     expect(parsed.clientId).toBe(CLIENT_ID);

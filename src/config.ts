@@ -118,11 +118,19 @@ function cleanString(value: unknown): string | undefined {
   return text === '' ? undefined : text;
 }
 
+/** The UUID `.env.example` holds where the Client ID's and the Key ID's go. */
+const PLACEHOLDER_UUID = '00000000-0000-0000-0000-000000000000';
+
 function required(config: Partial<IntegrationConfig>, field: 'clientId' | 'keyId'): string {
   const value = cleanString(config[field]);
   if (!value) {
     throw new IntegrationValidationError(
       `Missing ${describeField(field)}: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
+    );
+  }
+  if (value.includes(PLACEHOLDER_UUID)) {
+    throw new IntegrationValidationError(
+      `${describeField(field)} is still the placeholder of .env.example: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
     );
   }
   return stripQuotes(value);

@@ -184,6 +184,18 @@ describe('AbmClient paging', () => {
     });
   });
 
+  it.each([
+    ['the device list', (c: AbmClient) => c.iterateOrgDevices(), /Check that apiBaseUrl/],
+    [
+      "one server's device ids",
+      (c: AbmClient) => c.iterateServerDeviceIds('0C525D50628B95793019FAF642F6F157'),
+      /The MDM server was most likely deleted during the run/,
+    ],
+  ])('names the likely cause of a 404 on %s', async (_, walk, hint) => {
+    const { client: c } = client(() => ({ status: 404, body: { errors: [] } }));
+    await expect(collect(walk(c))).rejects.toThrow(hint);
+  });
+
   it('fetches the next pages while the caller still works on the current one', async () => {
     const { fetch, client: c } = client(pagedDevices(5000, 1000));
     const pages = c.iterateOrgDevices();

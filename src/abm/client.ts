@@ -360,7 +360,7 @@ export class AbmClient {
         return response.json;
       }
       if (response.status !== 401) {
-        throw toProviderError({ endpoint }, response, hintFor(response.status));
+        throw toProviderError({ endpoint }, response, hintFor(response.status, path));
       }
       const stale = !this.auth.isCurrent(token) || this.auth.wasAccepted(token);
       if (stale && replaced < MAX_TOKEN_REPLACEMENTS) {
@@ -385,9 +385,14 @@ export class AbmClient {
   }
 }
 
-function hintFor(status: number): string | undefined {
+function hintFor(status: number, path: string): string | undefined {
   if (status === 403) {
     return 'The API account lacks the privilege for this resource: check its role in Apple Business Manager (Preferences > API)';
+  }
+  // One server's list missing while the server list named it: the server went away during the
+  // run (found by a review: the hint named the override, which the other lists showed right).
+  if (status === 404 && /^\/mdmServers\/[^/]+\/relationships\/devices$/.test(path)) {
+    return 'The MDM server was most likely deleted during the run; the next run reads the server list again';
   }
   if (status === 404) return 'Check that apiBaseUrl (API_BASE_URL) is right';
   return undefined;

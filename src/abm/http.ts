@@ -329,6 +329,11 @@ export class HttpTransport {
     return { totalMs: this.options.retryBudgetMs, leftMs: Math.max(0, this.retryBudgetLeftMs) };
   }
 
+  /** How long `Retry-After` pauses held the API's requests, in all (a refused request's own wait aside). */
+  get pausedMs(): number {
+    return this.pacers.api.pausedMs;
+  }
+
   /** The learned spacing between the API's requests, 0 while no 429 has been seen. */
   get paceIntervalMs(): number {
     return this.pacers.api.currentIntervalMs;

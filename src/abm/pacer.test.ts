@@ -120,6 +120,19 @@ function afterFirstBurst(replay: Replay, retryAfterMs = 1000): number {
 }
 
 describe('Pacer', () => {
+  it('adds up the time its pauses held requests, overlapping pauses once', async () => {
+    const clock = new SimulatedClock();
+    const pacer = pacerOn(clock);
+    expect(pacer.pausedMs).toBe(0);
+    pacer.onThrottled(2000); // 0 to 2000
+    await clock.advance(500);
+    pacer.onThrottled(1000); // within the first: nothing new
+    pacer.onThrottled(3000); // to 3500: 1500 more
+    await clock.advance(5000);
+    pacer.onThrottled(1000); // 5500 to 6500
+    expect(pacer.pausedMs).toBe(2000 + 1500 + 1000);
+  });
+
   it('does not pace before the first 429', async () => {
     const clock = new SimulatedClock();
     const pacer = pacerOn(clock);

@@ -105,6 +105,8 @@ export class Pacer {
   private intervalMs = 0;
   private nextStartAt = 0;
   private pausedUntil = -Infinity;
+  /** How long pauses have held requests in all, overlaps counted once. */
+  private pausedTotalMs = 0;
   /** Times successes completed, oldest first, within about the last KEEP_MS. */
   private readonly completions: number[] = [];
   private completionsHead = 0;
@@ -152,6 +154,11 @@ export class Pacer {
   /** 429s seen, including those that arrived during a pause. */
   get throttled(): number {
     return this.throttleCount;
+  }
+
+  /** How long `Retry-After` pauses have held this limit's requests in all, so far. */
+  get pausedMs(): number {
+    return this.pausedTotalMs;
   }
 
   /** Whether a pause holds requests now. */
@@ -256,7 +263,9 @@ export class Pacer {
     const pauseMs = Math.min(Math.max(0, retryAfterMs), this.maxPauseMs);
     const previousPauseEnd = this.pausedUntil;
     const previousPauseMs = previousPauseEnd - this.pauseStartedAt;
-    this.pausedUntil = Math.max(this.pausedUntil, now + pauseMs);
+    const pauseEnd = Math.max(this.pausedUntil, now + pauseMs);
+    this.pausedTotalMs += pauseEnd - Math.max(this.pausedUntil, now);
+    this.pausedUntil = pauseEnd;
     if (duringPause) return;
     this.pauseStartedAt = now;
 

@@ -84,6 +84,7 @@ describe('what a run tells the person watching it', () => {
       throttled: 0,
       retries: 0,
       retryWaitMs: 0,
+      pausedMs: 0,
       retryBudgetSpentMs: 0,
       retryBudgetMs: 1_800_000,
       paceIntervalMs: 0,
@@ -106,7 +107,12 @@ describe('what a run tells the person watching it', () => {
       const [after] = infoLines(spy).filter((l) => l.message.startsWith('Requests: '));
       expect(after.fields.throttled).toEqual(expect.any(Number));
       expect(after.fields.retries as number).toBeGreaterThanOrEqual(2);
-      expect(after.message).toMatch(/; \d+ answered 429, \d+ retried, \d+ s waiting to retry;/);
+      expect(after.message).toMatch(/; \d+ answered 429, \d+ retried, \d+ s waiting to retry/);
+      // The pauses the 429s imposed on every request are told apart from a request's own waits.
+      expect(after.fields.pausedMs as number).toBeGreaterThan(0);
+      if ((after.fields.pausedMs as number) >= 500) {
+        expect(after.message).toMatch(/, every request held \d+ s by Retry-After pauses;/);
+      }
     } finally {
       sandbox.setFaults({});
     }

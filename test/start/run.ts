@@ -145,6 +145,17 @@ async function envFileAdvice(): Promise<string> {
   return hints.length > 0 ? `\n${hints.join('.\n')}.` : '';
 }
 
+/** Where the CLI writes: <project path>/.j1-integration, which it names in this variable. */
+function storageDirectory(): string {
+  return process.env.JUPITERONE_INTEGRATION_STORAGE_DIRECTORY ?? path.resolve('.j1-integration');
+}
+
+/** Whether any step of this run wrote to the output directory (the CLI empties it first). */
+async function stepsWrote(): Promise<boolean> {
+  const names = await fs.readdir(path.join(storageDirectory(), 'graph')).catch(() => []);
+  return names.length > 0;
+}
+
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -191,6 +202,12 @@ export async function start(args: string[]): Promise<number> {
       console.error(
         `\nThe collection did not run: --step names no step: "${unknownStep[1].slice(0, 80)}". The steps are ${steps}.`,
       );
+    } else if (err instanceof IntegrationError && (await stepsWrote())) {
+      // An authentication error is fatal in the SDK even in a step: the run ends without
+      // summary.json, so nothing it wrote is reported complete, and none of it is to be uploaded.
+      console.error(
+        `\nThe collection stopped: ${messageOf(err)}\n${storageDirectory()} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+      );
     } else if (err instanceof IntegrationError || USAGE_ERROR.test(messageOf(err))) {
       console.error(`\nThe collection did not run: ${messageOf(err)}`);
     } else {
@@ -200,9 +217,7 @@ export async function start(args: string[]): Promise<number> {
   }
   if (wantsHelp) return EXIT_COMPLETE;
 
-  // The CLI writes to <project path>/.j1-integration and says where in this variable.
-  const storage =
-    process.env.JUPITERONE_INTEGRATION_STORAGE_DIRECTORY ?? path.resolve('.j1-integration');
+  const storage = storageDirectory();
   const problems = summaryProblems(await readSummary(storage));
   if (problems.length > 0) {
     console.error(

@@ -289,6 +289,31 @@ describe('npm start', () => {
       );
     });
 
+    it('says the run stopped, not that it did not run, when Apple refuses the API mid-run (exit 1: nothing to upload)', async () => {
+      // Every API request refused from the start: an authentication error, which the SDK makes
+      // fatal even inside a step, after the organization step has written its entity.
+      sandbox.setFaults({ rules: [{ kind: 'status', status: 401, endpoints: 'api' }] });
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const stopped = await runStart(project, env);
+      expect(stopped.code).toBe(EXIT_NOT_RUN);
+      expect(stopped.stderr).toMatch(
+        /The collection stopped: Provider authentication failed at GET/,
+      );
+      expect(stopped.stderr).toContain(
+        `${path.join(project, '.j1-integration')} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+      );
+      expect(stopped.stderr).not.toMatch(STACK_FRAME);
+
+      // A run refused before its steps, after a run that wrote a graph, still did not run.
+      sandbox.setFaults({});
+      const refused = await runStart(project, {
+        ...env,
+        KEY_ID: '11111111-2222-3333-4444-555555555555',
+      });
+      expect(refused.code).toBe(EXIT_NOT_RUN);
+      expect(refused.stderr).toContain('The collection did not run: ');
+    });
+
     it('exits 2, and says which step failed, when the collection is incomplete', async () => {
       sandbox.setFaults({ rules: [{ kind: 'status', status: 403, endpoints: 'orgDevices.list' }] });
       const result = await runStart(project, {

@@ -97,6 +97,7 @@ function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
   const budget = client.transport.retryBudget;
   const spentMs = budget.totalMs - budget.leftMs;
   const pace = client.transport.paceIntervalMs;
+  const pausedMs = client.transport.pausedMs;
   const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
   const share = budget.totalMs > 0 ? Math.round((100 * spentMs) / budget.totalMs) : 0;
   logger.info(
@@ -106,11 +107,12 @@ function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
       throttled,
       retries,
       retryWaitMs,
+      pausedMs,
       retryBudgetSpentMs: spentMs,
       retryBudgetMs: budget.totalMs,
       paceIntervalMs: Math.round(pace),
     },
-    `Requests: ${requests} sent (retries included), ${client.auth.tokensIssued} access tokens issued; ${throttled} answered 429, ${retries} retried, ${seconds(retryWaitMs)} waiting to retry; ${seconds(spentMs)} of the ${seconds(budget.totalMs)} retry budget spent (${share}%); ${pace > 0 ? `paced at one request every ${Math.round(pace)} ms` : 'unpaced'}.`,
+    `Requests: ${requests} sent (retries included), ${client.auth.tokensIssued} access tokens issued; ${throttled} answered 429, ${retries} retried, ${seconds(retryWaitMs)} waiting to retry${pausedMs >= 500 ? `, every request held ${seconds(pausedMs)} by Retry-After pauses` : ''}; ${seconds(spentMs)} of the ${seconds(budget.totalMs)} retry budget spent (${share}%); ${pace > 0 ? `paced at one request every ${Math.round(pace)} ms` : 'unpaced'}.`,
   );
 }
 
