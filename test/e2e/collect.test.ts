@@ -1,6 +1,6 @@
 import { Entity, Relationship } from '@jupiterone/integration-sdk-core';
 
-import { collectFromSandbox } from '../helpers/collect';
+import { CollectedGraph, collectFromSandbox } from '../helpers/collect';
 import { MdmServerResource, OrgDeviceResource, Sandbox, startSandbox } from '../sandbox';
 
 const DEVICES = 3000;
@@ -167,6 +167,28 @@ function pairsOf(relationships: Relationship[], type: string): Set<string> {
   return pairs;
 }
 
+/** A run with no error, every step a success and no partial dataset. */
+function expectComplete(graph: CollectedGraph): void {
+  expect(graph.error).toBeUndefined();
+  expect(graph.summary?.metadata.partialDatasets.types).toEqual([]);
+  expect(graph.summary?.integrationStepResults.map((r) => r.status)).toEqual([
+    'success',
+    'success',
+    'success',
+    'success',
+  ]);
+}
+
+/** The server→device pairs the fleet assigns, as `pairsOf` gives them. */
+function expectedAssignments(fleet: Sandbox['fleet']): Set<string> {
+  const pairs = new Set<string>();
+  for (let i = 0; i < fleet.deviceCount; i++) {
+    const serverId = fleet.serverIdOfDevice(i);
+    if (serverId) pairs.add(`${MDM_SERVER}:${serverId}>${DEVICE}:${fleet.device(i).id}`);
+  }
+  return pairs;
+}
+
 describe.each(['business', 'school'] as const)('collection from a %s account', (kind) => {
   let sandbox: Sandbox;
 
@@ -182,14 +204,7 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
   it('matches the sandbox fleet exactly', async () => {
     const account = kind === 'business' ? sandbox.credentials : sandbox.schoolCredentials;
     const graph = await collectFromSandbox(sandbox, { account });
-    expect(graph.error).toBeUndefined();
-    expect(graph.summary?.metadata.partialDatasets.types).toEqual([]);
-    expect(graph.summary?.integrationStepResults.map((r) => r.status)).toEqual([
-      'success',
-      'success',
-      'success',
-      'success',
-    ]);
+    expectComplete(graph);
 
     const { fleet } = sandbox;
     const byType = (type: string) => graph.entities.filter((e) => e._type === type);
@@ -259,20 +274,17 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
       pairsOf(graph.relationships, 'apple_business_manager_organization_has_mdm_server'),
     ).toEqual(new Set(fleet.servers.map((s) => `${orgKey}>${MDM_SERVER}:${s.id}`)));
     const expectedOrgDevices = new Set<string>();
-    const expectedAssignments = new Set<string>();
     for (let i = 0; i < fleet.deviceCount; i++) {
-      const deviceKey = `${DEVICE}:${fleet.device(i).id}`;
-      expectedOrgDevices.add(`${orgKey}>${deviceKey}`);
-      const serverId = fleet.serverIdOfDevice(i);
-      if (serverId) expectedAssignments.add(`${MDM_SERVER}:${serverId}>${deviceKey}`);
+      expectedOrgDevices.add(`${orgKey}>${DEVICE}:${fleet.device(i).id}`);
     }
     expect(
       pairsOf(graph.relationships, 'apple_business_manager_organization_has_org_device'),
     ).toEqual(expectedOrgDevices);
+    const assignments = expectedAssignments(fleet);
     expect(
       pairsOf(graph.relationships, 'apple_business_manager_mdm_server_has_org_device'),
-    ).toEqual(expectedAssignments);
-    expect(expectedAssignments.size).toBeLessThan(fleet.deviceCount); // some are unassigned
+    ).toEqual(assignments);
+    expect(assignments.size).toBeLessThan(fleet.deviceCount); // some are unassigned
 
     // Request economy: one token, every page once, nothing per device.
     const stats = sandbox.stats();
@@ -348,25 +360,13 @@ describe("collection from a sandbox that answers like Apple's own examples", () 
 
   it('collects the whole fleet, every page once', async () => {
     const graph = await collectFromSandbox(sandbox);
-    expect(graph.error).toBeUndefined();
-    expect(graph.summary?.metadata.partialDatasets.types).toEqual([]);
-    expect(graph.summary?.integrationStepResults.map((r) => r.status)).toEqual([
-      'success',
-      'success',
-      'success',
-      'success',
-    ]);
+    expectComplete(graph);
     const { fleet } = sandbox;
     expect(graph.entities.filter((e) => e._type === DEVICE)).toHaveLength(fleet.deviceCount);
     expect(graph.entities.filter((e) => e._type === MDM_SERVER)).toHaveLength(fleet.servers.length);
-    const assignments = new Set<string>();
-    for (let i = 0; i < fleet.deviceCount; i++) {
-      const serverId = fleet.serverIdOfDevice(i);
-      if (serverId) assignments.add(`${MDM_SERVER}:${serverId}>${DEVICE}:${fleet.device(i).id}`);
-    }
     expect(
       pairsOf(graph.relationships, 'apple_business_manager_mdm_server_has_org_device'),
-    ).toEqual(assignments);
+    ).toEqual(expectedAssignments(fleet));
     const stats = sandbox.stats();
     expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': Math.ceil(DEVICES / 1000) });
     for (const counts of Object.values(stats.pagesServed)) {
