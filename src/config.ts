@@ -159,9 +159,11 @@ function shown(value: string): string {
  * and code point, since the quoted value shows nothing wrong. Empty when there is none.
  */
 function lookalikeNote(value: string): string {
-  const at = [...value].findIndex((char) => char > '~' || char < ' ');
-  if (at < 0 || value.length > MAX_SHOWN_LENGTH) return '';
-  const code = [...value][at].codePointAt(0) ?? 0;
+  if (value.length > MAX_SHOWN_LENGTH) return '';
+  const chars = [...value];
+  const at = chars.findIndex((char) => char > '~' || char < ' ');
+  if (at < 0) return '';
+  const code = chars[at].codePointAt(0) ?? 0;
   const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   return ` Its character ${at + 1} is ${name}, not a plain letter, digit or dash, though it may look like one: type the value again or copy it from Apple Business Manager.`;
 }
@@ -237,9 +239,10 @@ function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
 }
 
 function parseRetryBudget(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
   // Empty quotes are empty, as Docker's --env-file leaves `RETRY_BUDGET_SECONDS=""`.
-  const text = value === undefined ? '' : stripQuotes(value);
-  if (value === undefined || text === '') return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
+  const text = stripQuotes(value);
+  if (text === '') return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
   const seconds = Number(text);
   // Below a second no failed request could ever be tried again: the first backoff is a second.
   if (!Number.isFinite(seconds) || seconds < 1) {
