@@ -35,6 +35,7 @@ const QUIRK_KEYS = [
   'emptyPageWithNext',
   'duplicateDevicesAcrossPages',
   'assignmentsToUnknownDevices',
+  'devicesListedTwice',
   'omitPagingTotal',
   'cursorOnlyInLinksNext',
   'legacyServerAttributes',
@@ -282,6 +283,7 @@ export function validateDataQuirks(quirks: unknown): asserts quirks is DataQuirk
     min: 0,
     integer: true,
   });
+  checkNumber(quirks.devicesListedTwice, 'devicesListedTwice', { min: 0, integer: true });
   for (const flag of [
     'omitPagingTotal',
     'cursorOnlyInLinksNext',

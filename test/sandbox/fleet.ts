@@ -410,6 +410,8 @@ export interface FleetOptions {
   baseUrl: string;
   /** Serials of devices outside the fleet appended to the first server's id list. */
   unknownAssignments?: number;
+  /** How many of the first server's devices are appended to the second server's id list too. */
+  listedTwice?: number;
 }
 
 export function clampDevices(devices: number): number {
@@ -429,6 +431,11 @@ export class GeneratedFleet implements Fleet {
   readonly unreleasedCount: number;
   /** Ghost serials (the assignmentsToUnknownDevices quirk), all on the first server. */
   readonly unknownSerials: string[];
+  /**
+   * Serials of the first server's first devices, appended to the second server's id list as well
+   * (the devicesListedTwice quirk): the lists of a device moved between servers during a run.
+   */
+  readonly listedTwiceSerials: string[];
 
   private readonly baseUrl: string;
   private readonly serverIds: string[];
@@ -487,6 +494,11 @@ export class GeneratedFleet implements Fleet {
     );
     this.unknownSerials = [];
     for (let k = 0; k < ghosts; k++) this.unknownSerials.push(this.serialOf(this.deviceCount + k));
+    const twice = Math.max(0, Math.floor(options.listedTwice ?? 0));
+    this.listedTwiceSerials =
+      twice > 0
+        ? Array.from(this.serverMembers(0).subarray(0, twice), (index) => this.serialOf(index))
+        : [];
 
     this.servers = this.serverIds.map((_, slot) => this.buildServer(slot));
   }
@@ -519,7 +531,7 @@ export class GeneratedFleet implements Fleet {
     return this.serverIds[slot];
   }
 
-  /** Devices really assigned to the server (ghost serials excluded). */
+  /** Devices really assigned to the server (ghost serials and devices listed twice excluded). */
   serverRealCount(slot: number): number {
     return this.serverCounts[slot];
   }

@@ -138,6 +138,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     servers: clampServers(options.servers ?? 6),
     baseUrl: apiBaseUrl,
     unknownAssignments: quirks.assignmentsToUnknownDevices,
+    listedTwice: quirks.devicesListedTwice,
   });
   const handler = new SandboxHandler({
     fleet,

@@ -107,6 +107,22 @@ describe('data quirks', () => {
       expect(ids.slice(3, 5)).toEqual(ids.slice(1, 3));
     }));
 
+  it("devicesListedTwice: the first server's first devices close the second server's list too", () =>
+    withQuirks({ devicesListedTwice: 3 }, async (sandbox, token) => {
+      const [first, second] = sandbox.fleet.servers;
+      const path = (id: string) => `/v1/mdmServers/${id}/relationships/devices`;
+      const firstList = await walk(sandbox, token, path(first.id), { limit: '4' });
+      const secondList = await walk(sandbox, token, path(second.id), { limit: '4' });
+      expect(firstList.total).toBe(first.attributes.deviceCount);
+      expect(secondList.total).toBe(second.attributes.deviceCount + 3);
+      expect(secondList.ids.slice(-3)).toEqual(firstList.ids.slice(0, 3));
+      expect(new Set(secondList.ids).size).toBe(secondList.ids.length);
+      for (const other of sandbox.fleet.servers.slice(2)) {
+        const { ids } = await walk(sandbox, token, path(other.id), { limit: '50' });
+        expect(ids.filter((id) => firstList.ids.includes(id))).toEqual([]);
+      }
+    }));
+
   it('assignmentsToUnknownDevices: ghost serials appear in the first server list only', () =>
     withQuirks({ assignmentsToUnknownDevices: 4 }, async (sandbox, token) => {
       const server = sandbox.fleet.servers[0];
@@ -425,6 +441,7 @@ describe('data quirks', () => {
       { assignmentsToUnknownDevices: 'four' },
       /assignmentsToUnknownDevices must be an integer/,
     ],
+    ['a negative count', { devicesListedTwice: -2 }, /devicesListedTwice must be an integer >= 0/],
     ['a flag as a string', { omitPagingTotal: 'yes' }, /omitPagingTotal must be true or false/],
     ['a flag as a number', { extraAttributes: 1 }, /extraAttributes must be true or false/],
     ['quirks that are not an object', [], /DataQuirks must be an object/],

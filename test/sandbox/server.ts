@@ -661,8 +661,10 @@ export class SandboxHandler {
     if (slot === undefined)
       return apiError(404, `There is no device management service with id '${serverId}'`);
     const realCount = fleet.serverRealCount(slot);
-    const ghosts = slot === 0 ? fleet.unknownSerials : [];
-    const total = realCount + ghosts.length;
+    // Serials after the server's own devices: ghosts on the first server, another server's
+    // devices on the second (the quirks). A cursor past the fleet's indices points into them.
+    const extras = slot === 0 ? fleet.unknownSerials : slot === 1 ? fleet.listedTwiceSerials : [];
+    const total = realCount + extras.length;
     return this.page(
       `mdmServers.devices:${serverId}`,
       query,
@@ -686,8 +688,8 @@ export class SandboxHandler {
           }
         }
         if (realSeen >= realCount) position = Math.max(position, fleet.deviceCount);
-        while (serials.length < limit && position - fleet.deviceCount < ghosts.length) {
-          serials.push(ghosts[position - fleet.deviceCount]);
+        while (serials.length < limit && position - fleet.deviceCount < extras.length) {
+          serials.push(extras[position - fleet.deviceCount]);
           position++;
         }
         return this.advance(state, serials, total, position);

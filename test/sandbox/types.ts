@@ -127,6 +127,8 @@ export interface Fleet {
    * served with.
    */
   nulledDeviceAttributes(index: number, names: readonly string[]): string[];
+  /** Serials the second server lists after its own devices (the devicesListedTwice quirk). */
+  readonly listedTwiceSerials: readonly string[];
 }
 
 /** Stable names for the endpoints; fault rules and statistics use them. */
@@ -256,6 +258,11 @@ export interface DataQuirks {
   duplicateDevicesAcrossPages?: number;
   /** This many serials that no device list contains are appended to the first server's id list. */
   assignmentsToUnknownDevices?: number;
+  /**
+   * The first server's first N devices are appended to the second server's id list too, as the
+   * lists of devices moved from one server to the other while a run read them would show.
+   */
+  devicesListedTwice?: number;
   /** Lists leave `meta.paging.total` out, as Apple's own examples do. */
   omitPagingTotal?: boolean;
   /**
