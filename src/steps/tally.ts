@@ -2,6 +2,14 @@ import { IntegrationLogger } from '@jupiterone/integration-sdk-core';
 
 const MAX_EXAMPLES = 5;
 
+/** What happened to the records, and the name of the job event that says so. */
+const EVENT_NAMES = {
+  'left out': 'skipped_records',
+  'kept without some attributes': 'partial_records',
+  /** Kept, but what Apple answered about them disagrees with itself. */
+  'linked to more than one MDM server': 'inconsistent_records',
+} as const;
+
 /**
  * Counts records a step left out, by reason, so the run ends with one clear
  * warning per reason (in the log and in the job's event list) instead of one
@@ -39,16 +47,13 @@ export class SkipTally {
   report(
     logger: IntegrationLogger,
     what: string,
-    outcome: 'left out' | 'kept without some attributes' = 'left out',
+    outcome: keyof typeof EVENT_NAMES = 'left out',
   ): void {
     for (const [reason, { count, examples }] of this.reasons) {
       const sample = examples.length > 0 ? ` (for example: ${examples.join(', ')})` : '';
       const description = `${count} ${what} ${outcome}: ${reason}${sample}.`;
       logger.warn({ reason, count, examples }, description);
-      logger.publishEvent({
-        name: outcome === 'left out' ? 'skipped_records' : 'partial_records',
-        description,
-      });
+      logger.publishEvent({ name: EVENT_NAMES[outcome], description });
     }
   }
 }

@@ -465,6 +465,42 @@ describe('faults the collector absorbs', () => {
         );
       });
     });
+    it("a device in two servers' lists (moved during the run): linked to both, with a warning naming it", async () => {
+      await withQuirks({ devicesListedTwice: 3 }, async (quirky) => {
+        const { result: graph, output } = await captureOutput(() =>
+          collectFromSandbox(quirky, {
+            env: { LOG_LEVEL: 'warn' },
+            collector: { http: FAST_HTTP },
+          }),
+        );
+        expectComplete(graph);
+        expect(danglingRelationships(graph)).toEqual([]);
+        const [first, second] = quirky.fleet.servers;
+        const moved = quirky.fleet.listedTwiceSerials;
+        expect(moved).toHaveLength(3);
+        // The baseline's graph, and a relationship from the second server to each moved device.
+        const serverKey = (id: string) =>
+          ofType(graph.entities, Types.MDM_SERVER).find((e) => e.id === id)!._key;
+        const extra = moved.map((serial) => `${serverKey(second.id)}|has|${deviceKey(serial)}`);
+        expect(graph.relationships.map((r) => r._key).sort()).toEqual(
+          [...baseline.relationships.map((r) => r._key), ...extra].sort(),
+        );
+        for (const serial of moved) {
+          expect(graph.relationships.map((r) => r._key)).toContain(
+            `${serverKey(first.id)}|has|${deviceKey(serial)}`,
+          );
+        }
+        expect(output).toContain(
+          `3 devices linked to more than one MDM server: Apple assigns a device to one server at a time, so each most likely moved between the servers that list it while the run read their lists; the next run shows where it stays (for example: ${moved
+            .map(
+              (serial) =>
+                `${serial} (${first.attributes.serverName}, ${second.attributes.serverName})`,
+            )
+            .join(', ')}).`,
+        );
+        expect(output.match(/WARN/g)).toHaveLength(1);
+      });
+    });
   });
 
   describe('an MDM server with status DELETED', () => {

@@ -1,10 +1,12 @@
 import {
+  generateRelationshipKey,
   IntegrationLogger,
   IntegrationProviderAPIError,
   IntegrationStep,
   IntegrationStepExecutionContext,
   JobState,
   Relationship,
+  RelationshipClass,
 } from '@jupiterone/integration-sdk-core';
 
 import { AbmClient, Page } from '../../abm/client';
@@ -17,9 +19,24 @@ import { DataKeys, deviceKey, Entities, Relationships, Steps } from '../constant
 import { MdmServerSummary } from '../mdm-servers/converter';
 import { SkipTally } from '../tally';
 import { isRecord, readString } from '../values';
+import { FirstListings } from './listings';
 
 export const UNKNOWN_DEVICE_REASON =
   'assignments to devices that are not in the device list (no relationship created)';
+
+export const SEVERAL_SERVERS_REASON =
+  'Apple assigns a device to one server at a time, so each most likely moved between the servers that list it while the run read their lists; the next run shows where it stays';
+
+/** What every server's walk shares. */
+interface Walks {
+  jobState: JobState;
+  logger: IntegrationLogger;
+  servers: MdmServerSummary[];
+  skipped: SkipTally;
+  /** Which server listed each device first; undefined with more servers than it can tell apart. */
+  listings?: FirstListings;
+  severalServers: SkipTally;
+}
 
 /**
  * Links each MDM server to the devices assigned to it, from the servers'
@@ -60,20 +77,26 @@ async function linkAssignments(
     logger.warn('Device assignments not collected: the MDM server or device step did not finish.');
     return;
   }
-  const skipped = new SkipTally();
+  const walks: Walks = {
+    jobState,
+    logger,
+    servers,
+    skipped: new SkipTally(),
+    listings: servers.length <= FirstListings.MAX_SERVERS ? new FirstListings(devices) : undefined,
+    severalServers: new SkipTally(),
+  };
 
   const results = await Promise.allSettled(
-    servers.map((server) =>
+    servers.map((server, index) =>
       linkServerDevices(
         prefetched ? prefetched.walk(server.id) : client.iterateServerDeviceIds(server.id),
-        jobState,
-        logger,
-        server,
-        skipped,
+        walks,
+        index,
       ),
     ),
   );
-  skipped.report(logger, 'MDM server assignments');
+  walks.skipped.report(logger, 'MDM server assignments');
+  walks.severalServers.report(logger, 'devices', 'linked to more than one MDM server');
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
     // Every other server's walk has finished by now; report the first failure, count the rest.
@@ -150,11 +173,11 @@ function logCollectionSummary(
 
 async function linkServerDevices(
   pages: AsyncIterable<Page<ResourceIdentifier<'orgDevices'>>>,
-  jobState: JobState,
-  logger: IntegrationLogger,
-  server: MdmServerSummary,
-  skipped: SkipTally,
+  walks: Walks,
+  serverIndex: number,
 ): Promise<number> {
+  const { jobState, logger, skipped } = walks;
+  const server = walks.servers[serverIndex];
   let linked = 0;
   let pagesRead = 0;
   const repeats = new RepeatGuard(
@@ -197,6 +220,23 @@ async function linkServerDevices(
         }
         keysInPage.add(relationship._key);
         relationships.push(relationship);
+        // A device another server listed first: confirmed against that server's relationship
+        // to it. Its walk added the page that holds it before this one was read, for each page
+        // is linked in one go: nothing waits between recording a device and adding its page's
+        // relationships, when the key index answers at once, as the SDK's does.
+        const first = walks.listings?.record(serial, serverIndex) ?? -1;
+        if (first >= 0) {
+          const other = walks.servers[first];
+          const otherKey = generateRelationshipKey(RelationshipClass.HAS, other.key, toKey);
+          let linkedThere = jobState.hasKey(otherKey);
+          if (typeof linkedThere !== 'boolean') linkedThere = await linkedThere;
+          if (linkedThere) {
+            walks.severalServers.add(
+              SEVERAL_SERVERS_REASON,
+              `${serial} (${other.name}, ${server.name})`,
+            );
+          }
+        }
       }
       await jobState.addRelationships(relationships);
       linked += relationships.length;
