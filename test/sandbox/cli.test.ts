@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'child_process';
 import { join } from 'path';
 import { parseArgs, UsageError } from './cli';
 import { getToken, apiGet } from './helpers';
@@ -262,5 +262,33 @@ describe('sandbox CLI', () => {
     const stats = JSON.parse(stderr.trim().split('\n').pop() as string);
     expect(stats.tokensIssued).toBe(1);
     expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': 1 });
+  });
+
+  it('stops when `npm run sandbox` is stopped by its pid (npm does not pass the signal on through its shell)', async () => {
+    // A seed of its own, to find the sandbox's process should it outlive the test.
+    const args = ['--json', '--devices', '5', '--seed', '9137'];
+    const npm = spawn('npm', ['run', '--silent', 'sandbox', '--', ...args], {
+      cwd: join(__dirname, '..', '..'),
+      stdio: 'pipe',
+    });
+    const line = await readStdout(npm, (out) => out.includes('\n'));
+    const { apiBaseUrl } = JSON.parse(line.split('\n')[0]) as { apiBaseUrl: string };
+    const answers = async (): Promise<boolean> =>
+      fetch(`${apiBaseUrl}/__sandbox/stats`).then(
+        () => true,
+        () => false,
+      );
+    expect(await answers()).toBe(true);
+    npm.kill('SIGTERM');
+    let open = true;
+    try {
+      for (let i = 0; i < 100 && open; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        open = await answers();
+      }
+    } finally {
+      if (open) spawnSync('pkill', ['-f', `cli.ts ${args.join(' ')}`]);
+    }
+    expect(open).toBe(false);
   });
 });
