@@ -273,6 +273,7 @@ describe('parseConfig', () => {
       ['apiBaseUrl', 'ftp://127.0.0.1', /must be an https URL/],
       ['apiBaseUrl', 'not a url', /not a valid URL/],
       ['apiBaseUrl', 'https://api.example.com/?x=1', /without query/],
+      ['tokenUrl', 'https://proxy.example.com/token#x', /must not carry a query or fragment/],
     ] as const)('refuses %s = %s', (field, value, reason) => {
       const error = errorOf({ [field]: value });
       expect(error.message).toContain(field);
@@ -311,15 +312,73 @@ describe('parseConfig', () => {
     );
   });
 
+  it("never shows an override URL's query or fragment, where a proxy's key would travel", () => {
+    for (const [field, value] of [
+      ['apiBaseUrl', 'https://proxy.example.com/?apikey=SECRETPROXYKEY123'],
+      ['tokenUrl', 'https://proxy.example.com/token?apikey=SECRETPROXYKEY123'],
+      ['tokenUrl', 'http://proxy.example.com/token?apikey=SECRETPROXYKEY123'],
+      ['tokenUrl', 'https://proxy.example.com/token#SECRETPROXYKEY123'],
+    ] as const) {
+      const { message } = errorOf({ [field]: value });
+      expect(message).not.toContain('SECRETPROXYKEY123');
+      expect(message).toMatch(/proxy\.example\.com\/(token)?[?#]\*\*\*/);
+    }
+  });
+
+  it('refuses a value that is not text, a number or a flag, by name, without storing it', () => {
+    expect(errorOf({ organizationEmail: { a: 1 } as unknown as string }).message).toBe(
+      'organizationEmail (ORGANIZATION_EMAIL) is an object, not text: enter it as a plain value.',
+    );
+    expect(errorOf({ organizationName: ['A', 'B'] as unknown as string }).message).toBe(
+      'organizationName (ORGANIZATION_NAME) is a list, not text: enter it as a plain value.',
+    );
+    expect(errorOf({ keyId: { id: KEY_ID } as unknown as string }).message).toContain(
+      'keyId (KEY_ID) is an object, not text',
+    );
+    expect(errorOf({ tokenUrl: [] as unknown as string }).message).toContain(
+      'tokenUrl (TOKEN_URL) is a list, not text',
+    );
+  });
+
+  it('takes an instance without any configuration as one missing its fields', () => {
+    for (const missing of [null, undefined]) {
+      let thrown: unknown;
+      try {
+        parseConfig(missing);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(IntegrationValidationError);
+      expect((thrown as Error).message).toContain('Missing clientId (CLIENT_ID)');
+    }
+  });
+
   it('reads the retry budget and refuses nonsense', () => {
     expect(parseConfig(config({ retryBudgetSeconds: '60' })).retryBudgetMs).toBe(60_000);
     expect(parseConfig(config({ retryBudgetSeconds: '1.5' })).retryBudgetMs).toBe(1500);
     expect(parseConfig(config({ retryBudgetSeconds: ' "60" ' })).retryBudgetMs).toBe(60_000);
     expect(parseConfig(config({ retryBudgetSeconds: '""' })).retryBudgetMs).toBe(1_800_000);
+    expect(parseConfig(config({ retryBudgetSeconds: 90 as unknown as string })).retryBudgetMs).toBe(
+      90_000,
+    );
+    expect(parseConfig(config({ retryBudgetSeconds: '86400' })).retryBudgetMs).toBe(86_400_000);
     // Under a second no failed request could be tried again: the first backoff is a second.
-    for (const nonsense of ['soon', '0', '0.4', '1e-6', '-5', 'Infinity', '"-"']) {
+    // Over a day is longer than any schedule; hex and exponents are not how seconds are written.
+    for (const nonsense of [
+      'soon',
+      '0',
+      '0.4',
+      '1e-6',
+      '-5',
+      'Infinity',
+      '"-"',
+      '0x10',
+      '1e20',
+      '+60',
+      '86401',
+    ]) {
       expect(errorOf({ retryBudgetSeconds: nonsense }).message).toContain(
-        `retryBudgetSeconds (RETRY_BUDGET_SECONDS) must be a number of seconds of at least 1, got "${nonsense}"`,
+        `retryBudgetSeconds (RETRY_BUDGET_SECONDS) must be a number of seconds from 1 to 86400, got "${nonsense}"`,
       );
     }
   });

@@ -80,6 +80,8 @@ export interface AbmConfig {
 
 export const DEFAULT_TOKEN_URL = 'https://account.apple.com/auth/oauth2/token';
 export const DEFAULT_RETRY_BUDGET_SECONDS = 1800;
+/** The most a run may spend on retries: a day. */
+export const MAX_RETRY_BUDGET_SECONDS = 86_400;
 
 const ACCOUNT_KINDS: Record<string, { kind: AccountKind; scope: AbmConfig['scope']; api: string }> =
   {
@@ -112,8 +114,27 @@ function describeField(field: keyof IntegrationConfig & string): string {
   return `${field} (${FIELD_ENV[field]})`;
 }
 
-function cleanString(value: unknown): string | undefined {
+/**
+ * A field's value as trimmed text, undefined when unset or blank. A value that is not text, a
+ * number or a flag (an object or a list, from a hand-written instance config) is refused by
+ * name, not stored as "[object Object]".
+ */
+function fieldText(
+  config: Partial<IntegrationConfig>,
+  field: keyof IntegrationConfig & string,
+): string | undefined {
+  const value: unknown = config[field];
   if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    const kind = Array.isArray(value)
+      ? 'a list'
+      : typeof value === 'object'
+        ? 'an object'
+        : `a ${typeof value}`;
+    throw new IntegrationValidationError(
+      `${describeField(field)} is ${kind}, not text: enter it as a plain value.`,
+    );
+  }
   const text = String(value).trim();
   return text === '' ? undefined : text;
 }
@@ -122,7 +143,7 @@ function cleanString(value: unknown): string | undefined {
 const PLACEHOLDER_UUID = '00000000-0000-0000-0000-000000000000';
 
 function required(config: Partial<IntegrationConfig>, field: 'clientId' | 'keyId'): string {
-  const value = cleanString(config[field]);
+  const value = fieldText(config, field);
   if (!value) {
     throw new IntegrationValidationError(
       `Missing ${describeField(field)}: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
@@ -179,16 +200,20 @@ function isLoopbackHost(hostname: string): boolean {
   return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
-/** A URL as shown in an error: any user name and password in it replaced by `***`. */
+/**
+ * A URL as shown in an error: any user name and password in it, and its query and fragment
+ * (where a proxy's key would travel), replaced by `***`.
+ */
 function shownUrl(value: string): string {
   // Up to the last @: a password with a stray / or @ in it is hidden as well.
-  return shown(value.replace(/\/\/.*@/s, '//***@'));
+  return shown(value.replace(/\/\/.*@/s, '//***@').replace(/([?#]).*$/s, '$1***'));
 }
 
 /**
  * Parses an override URL: https, or http on a loopback host only (the sandbox, a local proxy),
- * and without a user name or password: the collector authenticates with its own credentials
- * only, and would otherwise send those in every request (or, for the API, drop them silently).
+ * and without a user name or password, query or fragment: the collector authenticates with its
+ * own credentials only, and would otherwise send those in every request (or, for the API, drop
+ * them silently); a query would show in every network error's message.
  */
 function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
   let url: URL;
@@ -202,6 +227,13 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
   if (url.username || url.password) {
     throw new IntegrationValidationError(
       `${describeField(field)} must not carry a user name or password: ${shownUrl(value)}. Remove them; the integration signs in to Apple with its API account only, and a proxy in front of Apple must not need credentials in the URL.`,
+    );
+  }
+  if (url.search || url.hash) {
+    throw new IntegrationValidationError(
+      field === 'apiBaseUrl'
+        ? `${describeField(field)} must be an origin without query or fragment, got ${shownUrl(value)}.`
+        : `${describeField(field)} must not carry a query or fragment: ${shownUrl(value)}. Apple's token endpoint takes none, and a proxy in front of it must not need credentials in the URL.`,
     );
   }
   if (url.protocol === 'https:') return url;
@@ -218,11 +250,6 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
 
 function parseApiBaseUrl(value: string): string {
   const url = parseUrl('apiBaseUrl', value);
-  if (url.search || url.hash) {
-    throw new IntegrationValidationError(
-      `${describeField('apiBaseUrl')} must be an origin without query or fragment, got ${shownUrl(value)}.`,
-    );
-  }
   // The contract says "without /v1"; accept it anyway since it is the obvious thing to paste.
   const path = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   return `${url.origin}${path}`;
@@ -243,11 +270,13 @@ function parseRetryBudget(value: string | undefined): number {
   // Empty quotes are empty, as Docker's --env-file leaves `RETRY_BUDGET_SECONDS=""`.
   const text = stripQuotes(value);
   if (text === '') return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
-  const seconds = Number(text);
+  // Plain decimals only: Number() would also take "0x10" as 16 and "1e20" as a budget of ages.
+  const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
   // Below a second no failed request could ever be tried again: the first backoff is a second.
-  if (!Number.isFinite(seconds) || seconds < 1) {
+  // Above a day, a run could wait out longer than any schedule runs it.
+  if (!(seconds >= 1 && seconds <= MAX_RETRY_BUDGET_SECONDS)) {
     throw new IntegrationValidationError(
-      `${describeField('retryBudgetSeconds')} must be a number of seconds of at least 1, got ${shown(value)}.`,
+      `${describeField('retryBudgetSeconds')} must be a number of seconds from 1 to ${MAX_RETRY_BUDGET_SECONDS}, got ${shown(value)}.`,
     );
   }
   return seconds * 1000;
@@ -261,7 +290,7 @@ function organizationDetail(
   config: Partial<IntegrationConfig>,
   field: keyof IntegrationConfig & `${'organization' | 'admin'}${string}`,
 ): string | undefined {
-  const text = cleanString(config[field]);
+  const text = fieldText(config, field);
   if (text === undefined) return undefined;
   if (KEY_MATERIAL.test(text)) {
     throw new IntegrationValidationError(
@@ -276,7 +305,9 @@ function organizationDetail(
  * with a message naming the field, the problem and what to check; never echoes
  * the private key.
  */
-export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
+export function parseConfig(given: Partial<IntegrationConfig> | null | undefined): AbmConfig {
+  // An instance without any configuration is missing its fields, like an empty one.
+  const config = given ?? {};
   const clientId = required(config, 'clientId');
   const match = CLIENT_ID_PATTERN.exec(clientId);
   if (!match) {
@@ -300,8 +331,8 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
 
   const privateKey = loadPrivateKey(config.privateKey, describeField('privateKey'));
 
-  const apiBaseUrlText = cleanString(config.apiBaseUrl);
-  const tokenUrlText = cleanString(config.tokenUrl);
+  const apiBaseUrlText = fieldText(config, 'apiBaseUrl');
+  const tokenUrlText = fieldText(config, 'tokenUrl');
 
   return {
     clientId,
@@ -321,7 +352,7 @@ export function parseConfig(config: Partial<IntegrationConfig>): AbmConfig {
       address: organizationDetail(config, 'organizationAddress'),
       adminId: organizationDetail(config, 'adminId'),
     },
-    retryBudgetMs: parseRetryBudget(cleanString(config.retryBudgetSeconds)),
+    retryBudgetMs: parseRetryBudget(fieldText(config, 'retryBudgetSeconds')),
     checkReleasedDevices: parseFlag('checkReleasedDevices', config.checkReleasedDevices),
   };
 }
