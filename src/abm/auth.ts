@@ -4,6 +4,7 @@ import {
   IntegrationError,
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
+  IntegrationProviderRetriesExceededError,
 } from '@jupiterone/integration-sdk-core';
 
 import { AbmConfig } from '../config';
@@ -238,8 +239,9 @@ export class TokenProvider {
       const hint = error ? OAUTH_ERROR_HINTS.get(error) : NOT_AN_OAUTH_ANSWER;
       const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
       if (response.status === 400 && this.issued > 0 && !CREDENTIAL_ERRORS.has(error ?? '')) {
+        // Thrown once the renewal has been asked again (RENEWAL_RETRY_WAITS_MS) and refused.
         throw new RenewalRefused(
-          new IntegrationProviderAPIError({ endpoint, status: 400, statusText }),
+          new IntegrationProviderRetriesExceededError({ endpoint, status: 400, statusText }),
         );
       }
       if (response.status === 400 || response.status === 401 || response.status === 403) {
@@ -300,7 +302,7 @@ function readExpiresIn(value: unknown): number {
 
 /** A renewal refused with a 400 that may pass: retried a little, then `error` is thrown. */
 class RenewalRefused extends Error {
-  constructor(readonly error: IntegrationProviderAPIError) {
+  constructor(readonly error: IntegrationProviderRetriesExceededError) {
     super(error.message);
   }
 }

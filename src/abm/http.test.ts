@@ -6,6 +6,8 @@ import {
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
   IntegrationProviderAuthorizationError,
+  IntegrationProviderRetriesExceededError,
+  shouldReportErrorToOperator,
 } from '@jupiterone/integration-sdk-core';
 
 import { fakeFetch, virtualClock } from '../../test/helpers/fakeFetch';
@@ -260,8 +262,11 @@ describe('HttpTransport', () => {
     }));
     const { t } = transport(fetch, { maxAttempts: 3 });
     const error = await t.request(request).catch((e) => e);
-    expect(error).toBeInstanceOf(IntegrationProviderAPIError);
-    expect(error.message).toContain('GET /v1/orgDevices');
+    // The SDK's class for it: logged as a warning, not reported to JupiterOne's operators as a
+    // defect of the integration.
+    expect(error).toBeInstanceOf(IntegrationProviderRetriesExceededError);
+    expect(shouldReportErrorToOperator(error)).toBe(false);
+    expect(error.message).toMatch(/^Provider retries exceeded at GET \/v1\/orgDevices: 503 /);
     expect(error.message).toContain('SERVICE_UNAVAILABLE: Try later');
     expect(error.message).toContain('gave up after 3 attempts');
     expect(fetch.calls).toHaveLength(3);

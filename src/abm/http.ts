@@ -6,6 +6,7 @@ import {
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
   IntegrationProviderAuthorizationError,
+  IntegrationProviderRetriesExceededError,
 } from '@jupiterone/integration-sdk-core';
 
 import { Body, BodyBuffers, parseJsonBytes, readBody, tailOf, textOf } from './body';
@@ -409,12 +410,17 @@ export class HttpTransport {
     return Math.round(exponential / 2 + (this.options.random() * exponential) / 2);
   }
 
+  /**
+   * The SDK's error for retries that ran out: a failure of Apple's (or of the network) that
+   * outlasted them, which the runtime logs as a warning and does not report to JupiterOne's
+   * operators as a defect of the integration, as it does a plain provider API error.
+   */
   private giveUp(
     request: HttpRequest,
     failure: TransientFailure,
     why: string,
-  ): IntegrationProviderAPIError {
-    return new IntegrationProviderAPIError({
+  ): IntegrationProviderRetriesExceededError {
+    return new IntegrationProviderRetriesExceededError({
       endpoint: request.endpoint,
       status: failure.status === 'network' ? 'NETWORK_ERROR' : failure.status,
       statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure)}`,

@@ -33,7 +33,7 @@ describe('bounded waits', () => {
     const clock = virtualClock();
     const { result: graph, output } = await captureOutput(() =>
       collectFromSandbox(sandbox, {
-        env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '20' },
+        env: { LOG_LEVEL: 'warn', RETRY_BUDGET_SECONDS: '20' },
         // Production backoff (1 s doubling to 30 s) and attempts (8); only the clock is virtual.
         collector: { http: { now: clock.now, sleep: clock.sleep } },
       }),
@@ -76,7 +76,7 @@ describe('bounded waits', () => {
     const clock = virtualClock();
     const { result: graph, output } = await captureOutput(() =>
       collectFromSandbox(sandbox, {
-        env: { LOG_LEVEL: 'error' },
+        env: { LOG_LEVEL: 'warn' },
         collector: { http: { now: clock.now, sleep: clock.sleep } },
       }),
     );
@@ -99,7 +99,7 @@ describe('bounded waits', () => {
     sandbox.setFaults({ rules: [{ kind: 'serverError', status: 502, endpoints: 'api' }] });
     const { result: graph, output } = await captureOutput(() =>
       collectFromSandbox(sandbox, {
-        env: { LOG_LEVEL: 'error' },
+        env: { LOG_LEVEL: 'warn' },
         collector: {
           http: { maxAttempts: 1_000, baseBackoffMs: 10, maxBackoffMs: 40, retryBudgetMs: 2_000 },
         },
@@ -122,7 +122,7 @@ describe('bounded waits', () => {
     const clock = virtualClock();
     const { result: graph, output } = await captureOutput(() =>
       collectFromSandbox(sandbox, {
-        env: { LOG_LEVEL: 'error' },
+        env: { LOG_LEVEL: 'warn' },
         collector: { http: { now: clock.now, sleep: clock.sleep } },
       }),
     );
@@ -167,7 +167,7 @@ describe('bounded waits', () => {
     const started = Date.now();
     const { result: graph, output } = await captureOutput(() =>
       collectFromSandbox(sandbox, {
-        env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '1' },
+        env: { LOG_LEVEL: 'warn', RETRY_BUDGET_SECONDS: '1' },
         // Attempts are practically unlimited and the waits between them tiny: only the time
         // the hung attempts take (250 ms each) can spend a budget of one second.
         collector: {
@@ -188,7 +188,7 @@ describe('bounded waits', () => {
     ]);
     for (const step of ['Fetch Devices', 'Fetch MDM Servers']) {
       expect(stepFailureReason(output, step)).toMatch(
-        /^Provider API failed at GET \/v1\/(orgDevices|mdmServers): NETWORK_ERROR no complete answer within 250 ms; gave up: the run's retry budget \(retryBudgetSeconds = 1 s\) is spent\./,
+        /^Provider retries exceeded at GET \/v1\/(orgDevices|mdmServers): NETWORK_ERROR no complete answer within 250 ms; gave up: the run's retry budget \(retryBudgetSeconds = 1 s\) is spent\./,
       );
     }
     // A handful of hung attempts, not the hundreds the tiny waits alone would have allowed
@@ -221,7 +221,7 @@ describe('bounded waits', () => {
     const collectWith = (maxInFlight?: number) =>
       captureOutput(() =>
         collectFromSandbox(many, {
-          env: { LOG_LEVEL: 'error', RETRY_BUDGET_SECONDS: '2' },
+          env: { LOG_LEVEL: 'warn', RETRY_BUDGET_SECONDS: '2' },
           collector: {
             prefetchIdPages: 0,
             http: { maxInFlight, baseBackoffMs: 5, maxBackoffMs: 20 },

@@ -334,7 +334,7 @@ describe('when recovery is impossible', () => {
     expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
     expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '429': 3 });
     expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
-      /^Provider API failed at GET \/v1\/orgDevices: 429 rate limited \(RATE_LIMIT_EXCEEDED: Too many requests; retry later\); gave up after 3 attempts\. Apple may be having trouble; the next run will try again\.$/,
+      /^Provider retries exceeded at GET \/v1\/orgDevices: 429 rate limited \(RATE_LIMIT_EXCEEDED: Too many requests; retry later\); gave up after 3 attempts\. Apple may be having trouble; the next run will try again\.$/,
     );
     expectHonest(graph, baseline);
   });
@@ -420,7 +420,7 @@ describe('when recovery is impossible', () => {
     );
     expectHonest(graph, baseline);
     expect(stepFailureReason(output, 'Fetch Devices')).toBe(
-      'Provider API failed at POST /auth/oauth2/token: 400 invalid_request: too many token requests for this client; reuse the access token until it expires',
+      'Provider retries exceeded at POST /auth/oauth2/token: 400 invalid_request: too many token requests for this client; reuse the access token until it expires',
     );
     // Each refused renewal was asked three times, 2 s and 10 s apart; the first token was issued.
     const token = sandbox.stats().byEndpoint.token;
@@ -478,7 +478,7 @@ describe('when recovery is impossible', () => {
     expect(graph.error).toBeInstanceOf(IntegrationProviderAPIError);
     expect(graph.error).not.toBeInstanceOf(IntegrationProviderAuthenticationError);
     expect(graph.error?.message).toBe(
-      'Provider API failed at POST /auth/oauth2/token: 503 SERVICE_UNAVAILABLE: The server could not complete the request; gave up after 8 attempts. Apple may be having trouble; the next run will try again.',
+      'Provider retries exceeded at POST /auth/oauth2/token: 503 SERVICE_UNAVAILABLE: The server could not complete the request; gave up after 8 attempts. Apple may be having trouble; the next run will try again.',
     );
     expect(output).toContain('Error occurred while validating integration configuration');
     // Refused before any step: no summary, nothing collected, no API request.

@@ -222,7 +222,7 @@ export async function start(args: string[]): Promise<number> {
   if (problems.length > 0) {
     console.error(
       `\nThe collection is incomplete: ${problems.join('; ')}. ` +
-        `${storage} holds what was collected; the log above gives each failed step's error.`,
+        `${storage} holds what was collected; the log above gives each failed step's error (at WARN or ERROR: LOG_LEVEL=error hides the WARN ones).`,
     );
     return EXIT_INCOMPLETE;
   }
