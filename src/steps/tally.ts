@@ -1,4 +1,4 @@
-import { IntegrationLogger } from '@jupiterone/integration-sdk-core';
+import { IntegrationLogger, PublishEventLevel } from '@jupiterone/integration-sdk-core';
 
 const MAX_EXAMPLES = 5;
 
@@ -51,9 +51,16 @@ export class SkipTally {
   ): void {
     for (const [reason, { count, examples }] of this.reasons) {
       const sample = examples.length > 0 ? ` (for example: ${examples.join(', ')})` : '';
-      const description = `${count} ${what} ${outcome}: ${reason}${sample}.`;
+      // `what` is a plural ending in s ("devices", "repeated device records").
+      const noun = count === 1 ? what.replace(/s$/, '') : what;
+      const description = `${count} ${noun} ${outcome}: ${reason}${sample}.`;
       logger.warn({ reason, count, examples }, description);
-      logger.publishEvent({ name: EVENT_NAMES[outcome], description });
+      // A warning in the job's event list too: without a level the runtime files it as info.
+      logger.publishEvent({
+        name: EVENT_NAMES[outcome],
+        description,
+        level: PublishEventLevel.Warn,
+      });
     }
   }
 }

@@ -375,7 +375,7 @@ describe('faults the collector absorbs', () => {
         const pages = quirky.stats().byEndpoint['orgDevices.list']['200'];
         const repeats = 3 * (pages - 1);
         expect(output).toContain(
-          `${repeats} devices left out: listed more than once (kept the first)`,
+          `${repeats} repeated device records left out: each device is kept once, as first listed`,
         );
       });
     });

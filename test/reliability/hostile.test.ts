@@ -23,6 +23,7 @@ import { executeStepWithDependencies } from '@jupiterone/integration-sdk-testing
 import { createInvocationConfig } from '../../src';
 import { IntegrationConfig } from '../../src/config';
 import { MDM_SERVER_ATTRIBUTES, ORG_DEVICE_ATTRIBUTES } from '../../src/abm/types';
+import { SEVERAL_SERVERS_REASON } from '../../src/steps/assignments';
 import { EntitySchemas, Steps } from '../../src/steps/constants';
 import { SkipTally } from '../../src/steps/tally';
 import { collectWithEnv, CollectedGraph } from '../helpers/collect';
@@ -244,7 +245,10 @@ describe('hostile API payloads through the steps', () => {
           // One outcome per record: an entity or a skip, never both, never neither.
           expect(devices.length + skipped.length).toBe(items.length);
           if (skipped.length > 0)
-            expect(reports).toHaveBeenCalledWith(expect.anything(), 'devices');
+            expect(reports).toHaveBeenCalledWith(
+              expect.anything(),
+              expect.stringMatching(/^(devices|repeated device records)$/),
+            );
           // A record kept without its added attributes is an entity, and counted in a warning.
           const serials = new Set(devices.map((d: Entity) => String(d.serial)));
           for (const [, example] of trimmed) expect(serials.has(String(example))).toBe(true);
@@ -500,6 +504,7 @@ describe('hostile id lists and list envelopes through a whole run', () => {
           // around it do not count) that names a listed device, once per server.
           const serials = new Set(SERIALS);
           const expected = new Set<string>();
+          const serversOf = new Map<string, Set<string>>();
           let items = 0;
           SERVER_IDS.forEach((serverId, i) => {
             for (const item of lists[i]) {
@@ -508,19 +513,33 @@ describe('hostile id lists and list envelopes through a whole run', () => {
               const serial = typeof id === 'string' ? id.trim() : '';
               if (serials.has(serial)) {
                 expected.add(`${Types.MDM_SERVER}:${serverId} -> ${Types.DEVICE}:${serial}`);
+                serversOf.set(serial, (serversOf.get(serial) ?? new Set()).add(serverId));
               }
             }
           });
+          // A device in several servers' lists is reported once, however many list it.
+          const several = [...serversOf]
+            .filter(([, servers]) => servers.size > 1)
+            .map(([serial]) => serial);
 
           expectComplete(graph);
           const links = ofType(graph.relationships, Types.SERVER_HAS_DEVICE);
           const got = links.map((r) => `${String(r._fromEntityKey)} -> ${String(r._toEntityKey)}`);
           expect(new Set(got).size).toBe(got.length);
           expect([...got].sort()).toEqual([...expected].sort());
-          // Every id that did not become a relationship is counted in a warning.
-          expect(skips.mock.calls).toHaveLength(items - links.length);
+          // Every id that did not become a relationship is counted in a warning; every device
+          // in more than one server's list, in a warning of its own.
+          const calls = skips.mock.calls as Array<[string, string?]>;
+          const linkedTwice = calls.filter(([reason]) => reason === SEVERAL_SERVERS_REASON);
+          expect(calls.length - linkedTwice.length).toBe(items - links.length);
+          expect(linkedTwice.map(([, example]) => example?.split(' ')[0]).sort()).toEqual(
+            several.sort(),
+          );
           if (items > links.length) {
-            expect(reports).toHaveBeenCalledWith(expect.anything(), 'MDM server assignments');
+            expect(reports).toHaveBeenCalledWith(
+              expect.anything(),
+              expect.stringMatching(/^(MDM server assignments|repeated device ids)$/),
+            );
           }
           // Everything else is exactly the fault-free graph; nothing dangles.
           const others = (g: CollectedGraph) => ({

@@ -24,8 +24,13 @@ import { FirstListings } from './listings';
 export const UNKNOWN_DEVICE_REASON =
   'assignments to devices that are not in the device list (no relationship created)';
 
+export const REPEATED_ID_REASON =
+  "a server's list named these devices again; each is linked to that server once";
+
 export const SEVERAL_SERVERS_REASON =
   'Apple assigns a device to one server at a time, so each most likely moved between the servers that list it while the run read their lists; the next run shows where it stays';
+
+const MAX_COUNTED = 10_000;
 
 /** What every server's walk shares. */
 interface Walks {
@@ -33,9 +38,16 @@ interface Walks {
   logger: IntegrationLogger;
   servers: MdmServerSummary[];
   skipped: SkipTally;
+  /** Ids a server's list names again: the device is linked to that server once. */
+  repeated: SkipTally;
   /** Which server listed each device first; undefined with more servers than it can tell apart. */
   listings?: FirstListings;
   severalServers: SkipTally;
+  /**
+   * The devices counted in `severalServers`, so that a third server does not count one again;
+   * the first MAX_COUNTED only, should Apple list a whole fleet twice.
+   */
+  counted: Set<string>;
 }
 
 /**
@@ -82,8 +94,10 @@ async function linkAssignments(
     logger,
     servers,
     skipped: new SkipTally(),
+    repeated: new SkipTally(),
     listings: servers.length <= FirstListings.MAX_SERVERS ? new FirstListings(devices) : undefined,
     severalServers: new SkipTally(),
+    counted: new Set(),
   };
 
   const results = await Promise.allSettled(
@@ -96,6 +110,7 @@ async function linkAssignments(
     ),
   );
   walks.skipped.report(logger, 'MDM server assignments');
+  walks.repeated.report(logger, 'repeated device ids');
   walks.severalServers.report(logger, 'devices', 'linked to more than one MDM server');
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
@@ -214,7 +229,7 @@ async function linkServerDevices(
         if (!linkedBefore) linkedBefore = jobState.hasKey(relationship._key);
         if (typeof linkedBefore !== 'boolean') linkedBefore = await linkedBefore;
         if (linkedBefore) {
-          skipped.add('device ids listed more than once for the same server', serial);
+          walks.repeated.add(REPEATED_ID_REASON, serial);
           listedAgain += 1;
           continue;
         }
@@ -230,7 +245,8 @@ async function linkServerDevices(
           const otherKey = generateRelationshipKey(RelationshipClass.HAS, other.key, toKey);
           let linkedThere = jobState.hasKey(otherKey);
           if (typeof linkedThere !== 'boolean') linkedThere = await linkedThere;
-          if (linkedThere) {
+          if (linkedThere && !walks.counted.has(serial)) {
+            if (walks.counted.size < MAX_COUNTED) walks.counted.add(serial);
             walks.severalServers.add(
               SEVERAL_SERVERS_REASON,
               `${serial} (${other.name}, ${server.name})`,

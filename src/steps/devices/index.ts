@@ -56,7 +56,8 @@ export function batchSize(added: number): number {
   return added < EARLY_DEVICES ? EARLY_BATCH : PAGE_LIMIT;
 }
 
-export const DUPLICATE_DEVICE_REASON = 'listed more than once (kept the first)';
+/** A record of a device the walk already had: left out, the device kept as first listed. */
+export const DUPLICATE_DEVICE_REASON = 'each device is kept once, as first listed';
 
 export const devicesStep: IntegrationStep<IntegrationConfig> = {
   id: Steps.DEVICES,
@@ -70,6 +71,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     const client = run.getClient(logger);
     const orgKey = organizationKey(run.config.clientId);
     const skipped = new SkipTally();
+    const repeated = new SkipTally();
     const trimmed = new SkipTally();
     let collected = 0;
     let released = 0;
@@ -107,7 +109,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
         if (!seen) seen = jobState.hasKey(entity._key);
         if (typeof seen !== 'boolean') seen = await seen;
         if (seen) {
-          skipped.add(DUPLICATE_DEVICE_REASON, String(entity.serial));
+          repeated.add(DUPLICATE_DEVICE_REASON, String(entity.serial));
           listedAgain += 1;
           continue;
         }
@@ -134,6 +136,8 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     }
 
     skipped.report(logger, 'devices');
+    // Counted apart: the devices are in the graph, only their repeated records are not.
+    repeated.report(logger, 'repeated device records');
     trimmed.report(logger, 'devices', 'kept without some attributes');
     await jobState.setData(DataKeys.DEVICE_COUNT, collected);
     const ofWhich = checkReleasedDevices ? ` (${released} released from the organization)` : '';
@@ -141,7 +145,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
       {
         devices: collected,
         released: checkReleasedDevices ? released : undefined,
-        skipped: skipped.total,
+        skipped: skipped.total + repeated.total,
       },
       `Collected ${collected} devices${ofWhich}.`,
     );

@@ -20,6 +20,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
     const orgKey = organizationKey(run.config.clientId);
     const servers: MdmServerSummary[] = [];
     const skipped = new SkipTally();
+    const repeated = new SkipTally();
     const trimmed = new SkipTally();
 
     for await (const page of client.iterateMdmServers()) {
@@ -31,7 +32,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
         }
         const { entity } = result;
         if (await jobState.hasKey(entity._key)) {
-          skipped.add('listed more than once (kept the first)', String(entity.id));
+          repeated.add('each server is kept once, as first listed', String(entity.id));
           continue;
         }
         if (result.dropped) trimmed.add(droppedReason(result.dropped), String(entity.id));
@@ -53,6 +54,7 @@ export const mdmServersStep: IntegrationStep<IntegrationConfig> = {
       }
     }
     skipped.report(logger, 'MDM servers');
+    repeated.report(logger, 'repeated MDM server records');
     trimmed.report(logger, 'MDM servers', 'kept without some attributes');
     await jobState.setData(DataKeys.MDM_SERVERS, servers);
     // The assignments step must wait for the device walk; its id pages can be fetched meanwhile.
