@@ -37,6 +37,8 @@ interface ResourceEntityInput {
   properties: EntityProperties;
   /** Names the record in a skip reason, e.g. "device". */
   what: string;
+  /** Another answer the entity draws on, kept in its raw data under this name after the record's. */
+  alsoFrom?: { name: string; resource: Record<string, unknown> };
 }
 
 /**
@@ -51,6 +53,9 @@ export function resourceEntity(input: ResourceEntityInput): Conversion {
   const { properties } = input;
   const extras = extraProperties(input.attributes, input.knownAttributes, properties);
   const rawData = [{ name: 'default', rawData: rawSource(input.resource) }];
+  if (input.alsoFrom) {
+    rawData.push({ name: input.alsoFrom.name, rawData: rawSource(input.alsoFrom.resource) });
+  }
   let extraNames: string[] | undefined;
   for (const name in extras) (extraNames ??= []).push(name);
 

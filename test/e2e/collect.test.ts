@@ -80,8 +80,8 @@ function expectedServer(server: MdmServerResource) {
 
 /**
  * What the graph must hold for one device, read straight off the sandbox's record. With
- * `checkReleased` (CHECK_RELEASED_DEVICES), the release date the single-device GET gives is
- * added to the device's attributes before conversion.
+ * `checkReleased` (CHECK_RELEASED_DEVICES), a released device takes its release date from the
+ * single-device GET, whose answer its raw data keeps after the list's record, as it came.
  */
 function expectedDevice(device: OrgDeviceResource, checkReleased = false) {
   const a = device.attributes;
@@ -99,13 +99,20 @@ function expectedDevice(device: OrgDeviceResource, checkReleased = false) {
     _rawData: [
       {
         name: 'default',
-        rawData: {
-          type: 'orgDevices',
-          id: device.id,
-          attributes: releasedOn === undefined ? listed : { ...listed, releasedFromOrgDateTime },
-          links: device.links,
-        },
+        rawData: { type: 'orgDevices', id: device.id, attributes: listed, links: device.links },
       },
+      ...(releasedOn === undefined
+        ? []
+        : [
+            {
+              name: 'orgDevice',
+              rawData: expect.objectContaining({
+                type: 'orgDevices',
+                id: device.id,
+                attributes: expect.objectContaining({ releasedFromOrgDateTime }),
+              }),
+            },
+          ]),
     ],
     id: serial,
     name: serial,

@@ -66,9 +66,12 @@ function macAddresses(...values: Array<string | string[] | undefined>): string[]
 
 /**
  * Converts one `orgDevices` resource. Total: any input gives an entity or a
- * reason to skip it, never an exception.
+ * reason to skip it, never an exception. `single` is the device's own answer
+ * (`GET /v1/orgDevices/{id}`) where it was looked up, for the release date
+ * only that answer carries; it is kept in the raw data beside the list's record
+ * (name `orgDevice`) rather than mixed into it.
  */
-export function convertOrgDevice(resource: unknown): Conversion {
+export function convertOrgDevice(resource: unknown, single?: object): Conversion {
   if (!isRecord(resource)) return { skipped: 'the device record is not an object' };
   const attributes = isRecord(resource.attributes) ? resource.attributes : {};
   const serial = readString(attributes.serialNumber) ?? readString(resource.id);
@@ -81,7 +84,10 @@ export function convertOrgDevice(resource: unknown): Conversion {
   const model = readString(attributes.deviceModel);
   const productType = readString(attributes.productType);
   const assignmentStatus = readString(attributes.status);
-  const releasedFromOrgOn = readTime(attributes.releasedFromOrgDateTime);
+  const releasedFromOrgOn = readTime(
+    (isRecord(single) && isRecord(single.attributes) ? single.attributes : attributes)
+      .releasedFromOrgDateTime,
+  );
   const wifiMacAddress = readStringOrStrings(attributes.wifiMacAddress);
   const bluetoothMacAddress = readStringOrStrings(attributes.bluetoothMacAddress);
   const ethernetMacAddress = readStringArray(attributes.ethernetMacAddress);
@@ -139,5 +145,6 @@ export function convertOrgDevice(resource: unknown): Conversion {
     knownAttributes: KNOWN_ATTRIBUTES,
     properties,
     what: 'device',
+    alsoFrom: isRecord(single) ? { name: 'orgDevice', resource: single } : undefined,
   });
 }

@@ -80,9 +80,10 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
 
     const repeats = new RepeatGuard('GET /v1/orgDevices', 'devices');
     for await (const page of client.iterateOrgDevices()) {
-      if (checkReleasedDevices) {
-        released += await addReleaseDates(client, page.items, trimmed);
-      }
+      const releases = checkReleasedDevices
+        ? await findReleases(client, page.items, trimmed)
+        : undefined;
+      if (releases) released += releases.size;
       let entities: Entity[] = [];
       let relationships: Relationship[] = [];
       const addBatch = async () => {
@@ -97,7 +98,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
       const keysInPage = new Set<string>();
       let listedAgain = 0;
       for (const resource of page.items) {
-        const result = convertOrgDevice(resource);
+        const result = convertOrgDevice(resource, releases?.get(resource));
         if ('skipped' in result) {
           skipped.add(result.skipped);
           continue;
@@ -159,18 +160,18 @@ const RELEASE_UNKNOWN_REASON =
   'Apple had no details for them (404 on the single-device GET), so whether they were released is unknown';
 
 /**
- * Fills in `releasedFromOrgDateTime`, which only the single-device GET gives,
- * for every device of the page that the list shows as UNASSIGNED (a released
- * device is never assigned). The lookups share the client's pace and in-flight
- * cap; a lookup that fails after its retries fails the step, so no device is
- * reported "not released" for want of an answer. Answers the number of
- * released devices found.
+ * Looks up, with the single-device GET (the only answer that gives
+ * `releasedFromOrgDateTime`), every device of the page that the list shows as
+ * UNASSIGNED (a released device is never assigned). The lookups share the
+ * client's pace and in-flight cap; a lookup that fails after its retries fails
+ * the step, so no device is reported "not released" for want of an answer.
+ * Answers the released devices' own answers, by their list record.
  */
-async function addReleaseDates(
+async function findReleases(
   client: AbmClient,
   items: OrgDevice[],
   unknown: SkipTally,
-): Promise<number> {
+): Promise<Map<OrgDevice, OrgDevice>> {
   const unassigned = items.filter(
     (item): item is OrgDevice & { attributes: Record<string, unknown> } =>
       isRecord(item) &&
@@ -187,7 +188,7 @@ async function addReleaseDates(
     return false;
   });
   const lookups = await Promise.allSettled(addressable.map((item) => client.getOrgDevice(item.id)));
-  let released = 0;
+  const released = new Map<OrgDevice, OrgDevice>();
   lookups.forEach((lookup, i) => {
     if (lookup.status === 'rejected') return;
     const details = lookup.value;
@@ -198,10 +199,7 @@ async function addReleaseDates(
     const date = isRecord(details.attributes)
       ? details.attributes.releasedFromOrgDateTime
       : undefined;
-    if (typeof date === 'string' && date.length > 0) {
-      addressable[i].attributes.releasedFromOrgDateTime = date;
-      released += 1;
-    }
+    if (typeof date === 'string' && date.length > 0) released.set(addressable[i], details);
   });
   const failed = lookups.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failed) throw failed.reason;
