@@ -118,7 +118,7 @@ export class TokenProvider {
    * refuses it (`invalidate`), do requests wait for a new token, and fail with the endpoint's
    * error if none comes.
    */
-  async getToken(): Promise<string> {
+  async getToken(patienceMs?: number): Promise<string> {
     const cached = this.cached;
     const now = this.now();
     if (cached && now < cached.renewAt) return cached.value;
@@ -127,7 +127,7 @@ export class TokenProvider {
       return cached.value;
     }
     if (!this.pending) {
-      this.pending = this.fetchToken().finally(() => {
+      this.pending = this.fetchToken(patienceMs).finally(() => {
         this.pending = undefined;
       });
     }
@@ -195,10 +195,10 @@ export class TokenProvider {
     return assertion;
   }
 
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(patienceMs?: number): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.requestToken();
+        return await this.requestToken(patienceMs);
       } catch (err) {
         // Only a renewal in a run whose credentials already worked; a first refusal is final.
         if (!(err instanceof RenewalRefused) || attempt >= RENEWAL_RETRY_WAITS_MS.length) {
@@ -209,7 +209,8 @@ export class TokenProvider {
     }
   }
 
-  private async requestToken(): Promise<string> {
+  /** `patienceMs`: the most time the request may take, retries included (`HttpRequest.patienceMs`). */
+  private async requestToken(patienceMs?: number): Promise<string> {
     const { clientId, scope, tokenUrl } = this.options.config;
     const endpoint = `POST ${new URL(tokenUrl).pathname}`;
     // A fresh assertion (new jti) for each attempt: a retry after a lost answer must not replay one.
@@ -229,6 +230,7 @@ export class TokenProvider {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body,
       limit: 'token',
+      patienceMs,
     });
 
     const json = response.json as Record<string, unknown> | undefined;

@@ -25,6 +25,10 @@ import {
 
 /** Apple's largest page. */
 export const PAGE_LIMIT = 1000;
+
+/** The most time the configuration check (`validateInvocation`) gives the first token request. */
+export const VALIDATION_PATIENCE_MS = 45_000;
+
 /**
  * Pages a walk fetches ahead of its caller. One keeps the network busy while
  * the caller works on the current page (a page's request needs the cursor of
@@ -121,8 +125,14 @@ export class AbmClient {
   }
 
   /** Obtains an access token: proves the Client ID, Key ID, key and scope belong together. */
+  /**
+   * Gets the run's first access token, which proves that the Client ID, Key ID, key and scope
+   * belong together. Within VALIDATION_PATIENCE_MS, retries included: someone may be waiting for
+   * the answer in the integrations UI, where a token URL that hangs would otherwise keep them
+   * some 9 minutes (8 attempts of up to 60 s) and one that refuses connections over a minute.
+   */
   async verifyAuthentication(): Promise<void> {
-    await this.auth.getToken();
+    await this.auth.getToken(VALIDATION_PATIENCE_MS);
   }
 
   async *iterateOrgDevices(): AsyncGenerator<Page<OrgDevice>> {

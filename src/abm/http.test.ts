@@ -255,6 +255,40 @@ describe('HttpTransport', () => {
     expect(fetch.calls).toHaveLength(2);
   });
 
+  it("keeps within a request's patience: no retry that could not finish in it", async () => {
+    const fetch = fakeFetch(() => ({
+      status: 503,
+      body: { errors: [{ status: '503', code: 'SERVICE_UNAVAILABLE', detail: 'Try later' }] },
+    }));
+    const { t, waits } = transport(fetch, { baseBackoffMs: 1000 });
+    const error = await t.request({ ...request, patienceMs: 10_000 }).catch((e) => e);
+    // Waits of 750, 1,500 and 3,000 ms (equal jitter at 0.5); the next, 6,000 ms, would end
+    // past 10 s with the second an answer needs.
+    expect(waits).toEqual([750, 1500, 3000]);
+    expect(fetch.calls).toHaveLength(4);
+    expect(error).toBeInstanceOf(IntegrationProviderRetriesExceededError);
+    expect(error.message).toContain(
+      'SERVICE_UNAVAILABLE: Try later; gave up after 4 attempts: the configuration check waits at most 10 s',
+    );
+  });
+
+  it("cuts an attempt's timeout to the request's patience", async () => {
+    const fetch = fakeFetch(
+      (_, init) =>
+        new Promise((_resolve, reject) => {
+          init.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+    );
+    const { t } = transport(fetch, { requestTimeoutMs: 60_000 });
+    const began = Date.now();
+    const error = await t.request({ ...request, patienceMs: 1000 }).catch((e) => e);
+    expect(Date.now() - began).toBeLessThan(30_000);
+    expect(fetch.calls).toHaveLength(1);
+    expect(error.message).toContain(
+      'NETWORK_ERROR no complete answer within 1000 ms; gave up after one attempt: the configuration check waits at most 1 s',
+    );
+  });
+
   it('gives up after maxAttempts with an error naming the endpoint and status', async () => {
     const fetch = fakeFetch(() => ({
       status: 503,

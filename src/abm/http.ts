@@ -115,6 +115,12 @@ export interface HttpRequest {
    * a request waits out its limit's pause before it takes a slot.
    */
   limit?: RateLimitName;
+  /**
+   * Most time this request may take, its attempts and the waits between them included: an
+   * attempt's timeout is cut to what is left, and no retry starts that could not finish in it.
+   * For the configuration check, whose answer someone may be waiting for in the integrations UI.
+   */
+  patienceMs?: number;
 }
 
 /** The rate limits the transport keeps a pace for: the API's, and the token endpoint's. */
@@ -153,6 +159,8 @@ const DEFAULTS = {
 
 interface AttemptTiming {
   sentAt?: number;
+  /** When the request's patience runs out (`HttpRequest.patienceMs`), on the transport's clock. */
+  deadline?: number;
 }
 
 /** A failed attempt that may succeed if tried again. */
@@ -347,11 +355,13 @@ export class HttpTransport {
 
   async request(request: HttpRequest): Promise<HttpResponse> {
     let waitedMs = 0;
+    const deadline =
+      request.patienceMs === undefined ? undefined : this.options.now() + request.patienceMs;
     for (let attempt = 1; ; attempt++) {
       let failure: TransientFailure;
       // When the attempt was sent: the time it waited for a slot and for the pacer is not lost to
       // the failure, so it is not charged to the budget.
-      const timing: AttemptTiming = {};
+      const timing: AttemptTiming = { deadline };
       try {
         const response = await this.attempt(request, timing);
         this.pacerOf(request).onSuccess(timing.sentAt);
@@ -372,6 +382,14 @@ export class HttpTransport {
       const reason = `${what} (attempt ${attempt} of ${this.options.maxAttempts})`;
       if (attempt >= this.options.maxAttempts) {
         throw this.giveUp(request, failure, `gave up after ${attempt} attempts`);
+      }
+      // A retry needs its wait and at least a second to be answered in.
+      if (deadline !== undefined && this.options.now() + delay + 1000 > deadline) {
+        throw this.giveUp(
+          request,
+          failure,
+          `gave up after ${attempt === 1 ? 'one attempt' : `${attempt} attempts`}: the configuration check waits at most ${Math.round((request.patienceMs ?? 0) / 1000)} s`,
+        );
       }
       if (waitedMs + delay > this.options.maxRequestRetryWaitMs) {
         throw this.giveUp(
@@ -467,7 +485,14 @@ export class HttpTransport {
       timing.sentAt = this.options.now();
       this.stats.requests += 1;
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.options.requestTimeoutMs);
+      const timeoutMs =
+        timing.deadline === undefined
+          ? this.options.requestTimeoutMs
+          : Math.max(
+              1000,
+              Math.min(this.options.requestTimeoutMs, timing.deadline - timing.sentAt),
+            );
+      const timer = setTimeout(() => controller.abort(), timeoutMs);
       const began = this.options.now();
       let status: number;
       let answered: Body;
@@ -498,7 +523,7 @@ export class HttpTransport {
         if (!aborted) controller.abort();
         throw new TransientFailure(
           aborted
-            ? `no complete answer within ${this.options.requestTimeoutMs} ms`
+            ? `no complete answer within ${timeoutMs} ms`
             : `network error: ${redactSecrets(errorMessage(err))}`,
           'network',
         );
