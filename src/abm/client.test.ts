@@ -196,6 +196,20 @@ describe('AbmClient paging', () => {
     await expect(collect(walk(c))).rejects.toThrow(hint);
   });
 
+  it('does not blame apiBaseUrl for a 404 on a later page, which the first page proved right', async () => {
+    const devices = pagedDevices(3000, 1000);
+    const { client: c } = client((url, call) =>
+      url.searchParams.get('cursor') === '2000'
+        ? { status: 404, body: { errors: [] } }
+        : devices(url, call),
+    );
+    const error = await collect(c.iterateOrgDevices()).catch((e) => e);
+    expect(error.message).toContain(
+      'Apple no longer found this page of the list, which its earlier pages pointed to (the cursor may have expired); the next run reads the list from the start',
+    );
+    expect(error.message).not.toContain('apiBaseUrl');
+  });
+
   it('fetches the next pages while the caller still works on the current one', async () => {
     const { fetch, client: c } = client(pagedDevices(5000, 1000));
     const pages = c.iterateOrgDevices();

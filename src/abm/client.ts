@@ -370,7 +370,7 @@ export class AbmClient {
         return response.json;
       }
       if (response.status !== 401) {
-        throw toProviderError({ endpoint }, response, hintFor(response.status, path));
+        throw toProviderError({ endpoint }, response, hintFor(response.status, path, query));
       }
       const stale = !this.auth.isCurrent(token) || this.auth.wasAccepted(token);
       if (stale && replaced < MAX_TOKEN_REPLACEMENTS) {
@@ -395,7 +395,7 @@ export class AbmClient {
   }
 }
 
-function hintFor(status: number, path: string): string | undefined {
+function hintFor(status: number, path: string, query: Query): string | undefined {
   if (status === 403) {
     return 'The API account lacks the privilege for this resource: check its role in Apple Business Manager (Preferences > API)';
   }
@@ -403,6 +403,10 @@ function hintFor(status: number, path: string): string | undefined {
   // run (found by a review: the hint named the override, which the other lists showed right).
   if (status === 404 && /^\/mdmServers\/[^/]+\/relationships\/devices$/.test(path)) {
     return 'The MDM server was most likely deleted during the run; the next run reads the server list again';
+  }
+  // A later page of a list: its first page came from the same apiBaseUrl (found by a review).
+  if (status === 404 && query.cursor !== undefined) {
+    return 'Apple no longer found this page of the list, which its earlier pages pointed to (the cursor may have expired); the next run reads the list from the start';
   }
   if (status === 404) return 'Check that apiBaseUrl (API_BASE_URL) is right';
   return undefined;
