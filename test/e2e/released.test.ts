@@ -1,6 +1,8 @@
 import { collectFromSandbox } from '../helpers/collect';
 import { captureOutput } from '../reliability/support';
+import { deviceKey } from '../../src/steps/constants';
 import { Sandbox, startSandbox } from '../sandbox';
+import { ATTRIBUTE_NAMES } from '../sandbox/server';
 
 const DEVICE = 'apple_business_manager_org_device';
 
@@ -46,5 +48,36 @@ describe('checking released devices when the single-device GET fails', () => {
     expect(graph.summary?.metadata.partialDatasets.types).toEqual(
       expect.arrayContaining([DEVICE, 'apple_business_manager_organization_has_org_device']),
     );
+  });
+
+  it('a device the list serves without a status is looked up too, and found released', async () => {
+    const quirky = await startSandbox({
+      devices: 1200,
+      servers: 4,
+      seed: 5,
+      quirks: { nullAttributes: true },
+    });
+    try {
+      const graph = await collectFromSandbox(quirky, { env: { CHECK_RELEASED_DEVICES: 'true' } });
+      expect(graph.error).toBeUndefined();
+      const byKey = new Map(graph.entities.map((e) => [e._key, e]));
+      let withoutStatus = 0;
+      for (let i = 0; i < quirky.fleet.deviceCount; i++) {
+        const nulled = quirky.fleet.nulledDeviceAttributes(i, ATTRIBUTE_NAMES.orgDevices);
+        // Released, its status null in the list, its release date served by the single GET.
+        if (!quirky.fleet.isReleased(i) || !nulled.includes('status')) continue;
+        if (nulled.includes('releasedFromOrgDateTime')) continue;
+        withoutStatus += 1;
+        const device = quirky.fleet.device(i);
+        expect(byKey.get(deviceKey(device.id))).toMatchObject({
+          status: 'decommissioned',
+          active: false,
+          releasedFromOrgOn: Date.parse(device.attributes.releasedFromOrgDateTime as string),
+        });
+      }
+      expect(withoutStatus).toBeGreaterThan(0);
+    } finally {
+      await quirky.stop();
+    }
   });
 });

@@ -162,7 +162,7 @@ const RELEASE_UNKNOWN_REASON =
 /**
  * Looks up, with the single-device GET (the only answer that gives
  * `releasedFromOrgDateTime`), every device of the page that the list shows as
- * UNASSIGNED (a released device is never assigned). The lookups share the
+ * UNASSIGNED (a released device is never assigned) or without a status. The lookups share the
  * client's pace and in-flight cap; a lookup that fails after its retries fails
  * the step, so no device is reported "not released" for want of an answer.
  * Answers the released devices' own answers, by their list record.
@@ -172,14 +172,13 @@ async function findReleases(
   items: OrgDevice[],
   unknown: SkipTally,
 ): Promise<Map<OrgDevice, OrgDevice>> {
-  const unassigned = items.filter(
-    (item): item is OrgDevice & { attributes: Record<string, unknown> } =>
-      isRecord(item) &&
-      isRecord(item.attributes) &&
-      item.attributes.status === 'UNASSIGNED' &&
-      typeof item.id === 'string' &&
-      item.id.length > 0,
-  );
+  // A device whose status the list leaves out (null or missing, as the reference allows) may be
+  // released as well: it is looked up too (found by a review: it ended "unknown", unchecked).
+  const unassigned = items.filter((item) => {
+    if (!isRecord(item) || typeof item.id !== 'string' || item.id.length === 0) return false;
+    const status = isRecord(item.attributes) ? item.attributes.status : undefined;
+    return status === 'UNASSIGNED' || status === undefined || status === null;
+  });
   // A URL resolves the segments `.` and `..` away, percent-encoded or not: such an id would ask
   // for another path (the device list itself), so it is not looked up (found by a review).
   const addressable = unassigned.filter((item) => {
