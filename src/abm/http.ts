@@ -603,6 +603,10 @@ function whoToBlame(request: HttpRequest, failure: TransientFailure): string {
   if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
   }
+  // Throttling is not trouble at Apple: the run asked for more than the account is allowed.
+  if (failure.status === 429) {
+    return 'Apple kept asking to slow down: run less often, or when fewer other clients use the API account; the next run will try again.';
+  }
   return 'Apple may be having trouble; the next run will try again.';
 }
 

@@ -334,7 +334,7 @@ describe('when recovery is impossible', () => {
     expect(stepStatuses(graph).find((s) => s.id === 'fetch-devices')?.status).toBe('failure');
     expect(sandbox.stats().byEndpoint['orgDevices.list']).toEqual({ '429': 3 });
     expect(stepFailureReason(output, 'Fetch Devices')).toMatch(
-      /^Provider retries exceeded at GET \/v1\/orgDevices: 429 rate limited \(RATE_LIMIT_EXCEEDED: Too many requests; retry later\); gave up after 3 attempts\. Apple may be having trouble; the next run will try again\.$/,
+      /^Provider retries exceeded at GET \/v1\/orgDevices: 429 rate limited \(RATE_LIMIT_EXCEEDED: Too many requests; retry later\); gave up after 3 attempts\. Apple kept asking to slow down: run less often, or when fewer other clients use the API account; the next run will try again\.$/,
     );
     expectHonest(graph, baseline);
   });
