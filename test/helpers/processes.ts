@@ -1,4 +1,4 @@
-import { spawn } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 
 /** How a child process ended, and everything it printed. */
 export interface ProcessRun {
@@ -13,13 +13,23 @@ export function runProcess(
   args: string[],
   options: { cwd: string; env: NodeJS.ProcessEnv },
 ): Promise<ProcessRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startProcess(file, args, options).done;
+}
+
+/** `runProcess`, with the child at hand while it runs (to signal it). */
+export function startProcess(
+  file: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): { child: ChildProcess; done: Promise<ProcessRun> } {
+  const child = spawn(file, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<ProcessRun>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout?.on('data', (chunk) => (stdout += chunk));
+    child.stderr?.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
 }

@@ -28,6 +28,7 @@ import { IntegrationError } from '@jupiterone/integration-sdk-core';
 
 import { FIELD_ENV, IntegrationConfig, instanceConfigFields, parseConfig } from '../../src/config';
 import { readSummary, summaryProblems } from '../helpers/summary';
+import { LOCK_FILE, LockResult, lockProject, projectDirectory } from './lock';
 
 export const EXIT_COMPLETE = 0;
 export const EXIT_NOT_RUN = 1;
@@ -191,6 +192,51 @@ export async function start(args: string[]): Promise<number> {
     Object.assign(process.env, normalizedFlags(config));
   }
 
+  const project = projectDirectory(args);
+  let release = (): void => {};
+  if (!wantsHelp) {
+    let lock: LockResult;
+    try {
+      lock = lockProject(project);
+    } catch (err) {
+      console.error(
+        `\nThe collection did not run: cannot take ${path.join(project, LOCK_FILE)}: ${messageOf(err)}`,
+      );
+      return EXIT_NOT_RUN;
+    }
+    if ('heldBy' in lock) {
+      const { pid, since } = lock.heldBy;
+      console.error(
+        `\nThe collection did not run: another collection is running in ${project} (${pid ? `pid ${pid}, ` : ''}since ${since}). Two runs in one directory overwrite each other's output: wait for that one to end, or run this one in another directory. ${path.join(project, LOCK_FILE)} marks it and goes when it ends.`,
+      );
+      return EXIT_NOT_RUN;
+    }
+    release = lock.release;
+  }
+  // Stopped by a scheduler's timeout or Ctrl-C: what the steps wrote has no summary.json, and
+  // the exit status must not let a script upload it (found by a review: 143, then uploaded).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    release();
+    console.error(
+      `\nThe collection stopped: interrupted by ${signal}. ${path.join(project, '.j1-integration')} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+    );
+    process.exit(EXIT_NOT_RUN);
+  };
+  if (!wantsHelp) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
+  try {
+    return await collect(args, wantsHelp);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    release();
+  }
+}
+
+/** The CLI's collect command, and what its outcome means for the exit status. */
+async function collect(args: string[], wantsHelp: boolean): Promise<number> {
   const { createCli } = await import('@jupiterone/integration-sdk-cli');
   try {
     await createCli().parseAsync(['node', 'j1-integration', 'collect', ...args]);

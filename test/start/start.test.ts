@@ -6,7 +6,7 @@ import { FIELD_ENV, instanceConfigFields } from '../../src/config';
 import { Entities, Relationships } from '../../src/steps/constants';
 import { readGraph } from '../helpers/graph';
 import { fakeSynchronizationApi } from '../helpers/fakeJupiterOne';
-import { ProcessRun, runProcess } from '../helpers/processes';
+import { ProcessRun, runProcess, startProcess } from '../helpers/processes';
 import { sandboxEnv } from '../helpers/sandboxEnv';
 import { Sandbox, startSandbox } from '../sandbox';
 import {
@@ -17,6 +17,7 @@ import {
   envFileHints,
   normalizedFlags,
 } from './run';
+import { LOCK_FILE, projectDirectory } from './lock';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TS_NODE = require.resolve('ts-node/register/transpile-only', { paths: [ROOT] });
@@ -42,6 +43,13 @@ const BARE_CLI = path.join(ROOT, 'node_modules', '.bin', 'j1-integration');
 function runStart(cwd: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<ProcessRun> {
   return runProcess(process.execPath, ['-r', TS_NODE, LAUNCHER, ...args], { cwd, env });
 }
+
+const exists = (file: string): Promise<boolean> =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A .env file's text; the key on one line with literal \n, as .env.example shows. */
 function envFile(settings: Record<string, string>): string {
@@ -115,6 +123,14 @@ describe('npm start', () => {
       const text = env('# comment\nCLIENT_ID=x\nexport OTHER=1\nKEY_ID = "y"\n');
       expect(envFileHints(text, { KEY_ID: 'set', OTHER: '' })).toEqual([]);
     });
+  });
+
+  it('finds the project directory the collect command will use', () => {
+    expect(projectDirectory([])).toBe(process.cwd());
+    expect(projectDirectory(['--step', 'x', '-p', 'some/dir'])).toBe(path.resolve('some/dir'));
+    expect(projectDirectory(['--project-path', '/a'])).toBe('/a');
+    expect(projectDirectory(['--project-path=/b'])).toBe('/b');
+    expect(projectDirectory(['-p/c'])).toBe('/c');
   });
 
   describe('as a process', () => {
@@ -312,6 +328,51 @@ describe('npm start', () => {
       });
       expect(refused.code).toBe(EXIT_NOT_RUN);
       expect(refused.stderr).toContain('The collection did not run: ');
+    });
+
+    it('runs one collection at a time in a directory; stopped by a signal, exits 1 saying not to upload', async () => {
+      // Slow answers keep the first run going while the second starts.
+      sandbox.setFaults({ latency: { ms: 2000, endpoints: 'api' } });
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const lock = path.join(project, LOCK_FILE);
+      const first = startProcess(process.execPath, ['-r', TS_NODE, LAUNCHER], {
+        cwd: project,
+        env,
+      });
+      try {
+        for (let i = 0; i < 300 && !(await exists(lock)); i++) await sleep(50);
+        const holder = JSON.parse(await fs.readFile(lock, 'utf8'));
+        expect(holder.pid).toBe(first.child.pid);
+
+        const second = await runStart(project, env);
+        expect(second.code).toBe(EXIT_NOT_RUN);
+        expect(second.stderr).toContain(
+          `The collection did not run: another collection is running in ${project} (pid ${first.child.pid}, since ${holder.since}). Two runs in one directory overwrite each other's output`,
+        );
+        expect(second.stderr).not.toMatch(STACK_FRAME);
+
+        first.child.kill('SIGTERM');
+        const stopped = await first.done;
+        expect(stopped.code).toBe(EXIT_NOT_RUN);
+        expect(stopped.stderr).toContain(
+          `The collection stopped: interrupted by SIGTERM. ${path.join(project, '.j1-integration')} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+        );
+        expect(await exists(lock)).toBe(false);
+      } finally {
+        first.child.kill('SIGKILL');
+      }
+    });
+
+    it('takes over a lock left by a run that is gone, and gives it back when done', async () => {
+      const gone = await runProcess(process.execPath, ['-e', 'console.log(process.pid)'], {
+        cwd: project,
+        env: cleanEnv(),
+      });
+      const lock = path.join(project, LOCK_FILE);
+      await fs.writeFile(lock, JSON.stringify({ pid: Number(gone.stdout), since: 'yesterday' }));
+      const run = await runStart(project, { ...cleanEnv(), ...sandboxEnv(sandbox) });
+      expect(run.code).toBe(EXIT_COMPLETE);
+      expect(await exists(lock)).toBe(false);
     });
 
     it('exits 2, and says which step failed, when the collection is incomplete', async () => {
