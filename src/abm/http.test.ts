@@ -19,6 +19,7 @@ import {
   HttpOptions,
   HttpRequest,
   HttpTransport,
+  LostTime,
   parseRetryAfter,
   toProviderError,
 } from './http';
@@ -900,4 +901,50 @@ describe('HttpTransport in a process of its own', () => {
       expect.stringContaining('no complete answer within 500 ms'),
     ]);
   }, 60_000);
+});
+
+describe('LostTime', () => {
+  it('counts time lost side by side once', () => {
+    const lost = new LostTime();
+    expect(lost.count(0, 60, 0)).toBe(60);
+    expect(lost.count(10, 60, 0)).toBe(0);
+    expect(lost.count(50, 90, 0)).toBe(30);
+    expect(lost.uncounted(0, 100)).toBe(10);
+    expect(lost.count(100, 110, 0)).toBe(10);
+    // A span that bridges two counted ones counts only the gap between them.
+    expect(lost.count(80, 105, 0)).toBe(10);
+    expect(lost.uncounted(0, 110)).toBe(0);
+  });
+
+  it('forgets spans that ended before the horizon', () => {
+    const lost = new LostTime();
+    lost.count(0, 10, 0);
+    lost.count(100, 110, 50);
+    expect(lost.uncounted(0, 10)).toBe(10);
+    expect(lost.uncounted(100, 110)).toBe(0);
+  });
+});
+
+describe('the retry budget', () => {
+  it('is charged once for a Retry-After that four requests in flight wait out together', async () => {
+    const clock = new SimulatedClock();
+    // Each of the four first requests is refused with Retry-After: 60; then all succeed.
+    const fetch = fakeFetch((_, __, call) =>
+      call <= 4 ? { status: 429, headers: { 'retry-after': '60' } } : { body: {} },
+    );
+    const t = new HttpTransport({
+      fetch,
+      now: clock.now,
+      sleep: clock.sleep,
+      retryBudgetMs: 100_000,
+    });
+    const requests = Promise.all([1, 2, 3, 4].map(() => t.request(request)));
+    await clock.runUntil(() => fetch.calls.length >= 8);
+    await requests;
+    expect(t.stats.throttled).toBe(4);
+    // 60 s of the run lost, not 240 s: before, this budget ran out at the second request.
+    const spent = t.retryBudget.totalMs - t.retryBudget.leftMs;
+    expect(spent).toBeGreaterThanOrEqual(60_000);
+    expect(spent).toBeLessThan(61_000);
+  });
 });
