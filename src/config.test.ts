@@ -338,6 +338,12 @@ describe('parseConfig', () => {
     expect(errorOf({ tokenUrl: [] as unknown as string }).message).toContain(
       'tokenUrl (TOKEN_URL) is a list, not text',
     );
+    expect(errorOf({ checkReleasedDevices: [true] as unknown as boolean }).message).toBe(
+      'checkReleasedDevices (CHECK_RELEASED_DEVICES) is a list, not text: enter it as a plain value.',
+    );
+    expect(errorOf({ privateKey: { pem: key.sec1 } as unknown as string }).message).toBe(
+      'privateKey (PRIVATE_KEY) is an object, not text: enter it as a plain value.',
+    );
   });
 
   it('takes an instance without any configuration as one missing its fields', () => {

@@ -125,18 +125,22 @@ function fieldText(
 ): string | undefined {
   const value: unknown = config[field];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-    const kind = Array.isArray(value)
-      ? 'a list'
-      : typeof value === 'object'
-        ? 'an object'
-        : `a ${typeof value}`;
-    throw new IntegrationValidationError(
-      `${describeField(field)} is ${kind}, not text: enter it as a plain value.`,
-    );
-  }
+  refuseNonScalar(field, value);
   const text = String(value).trim();
   return text === '' ? undefined : text;
+}
+
+/** Refuses, by name, a value that is not text, a number or a flag (an object, a list). */
+function refuseNonScalar(field: keyof IntegrationConfig & string, value: unknown): void {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return;
+  const kind = Array.isArray(value)
+    ? 'a list'
+    : typeof value === 'object'
+      ? 'an object'
+      : `a ${typeof value}`;
+  throw new IntegrationValidationError(
+    `${describeField(field)} is ${kind}, not text: enter it as a plain value.`,
+  );
 }
 
 /** The UUID `.env.example` holds where the Client ID's and the Key ID's go. */
@@ -257,6 +261,7 @@ function parseApiBaseUrl(value: string): string {
 
 function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
   if (value === undefined || value === null || typeof value === 'boolean') return value === true;
+  refuseNonScalar(field, value);
   const text = stripQuotes(String(value).trim()).toLowerCase();
   if (text === '' || text === 'false') return false;
   if (text === 'true') return true;
@@ -329,6 +334,9 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
     );
   }
 
+  if (config.privateKey !== undefined && config.privateKey !== null) {
+    refuseNonScalar('privateKey', config.privateKey);
+  }
   const privateKey = loadPrivateKey(config.privateKey, describeField('privateKey'));
 
   const apiBaseUrlText = fieldText(config, 'apiBaseUrl');
