@@ -273,6 +273,16 @@ describe('HttpTransport', () => {
     );
   });
 
+  it('names a Retry-After longer than the patience as the reason it gave up', async () => {
+    const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '120' } }));
+    const { t } = transport(fetch);
+    const error = await t.request({ ...request, patienceMs: 45_000 }).catch((e) => e);
+    expect(fetch.calls).toHaveLength(1);
+    expect(error.message).toMatch(
+      /; gave up: Apple asked to wait 120 s, and the configuration check waits at most 45 s\. Apple is throttling this API account: try again later, and run less often if it keeps happening\.$/,
+    );
+  });
+
   it("cuts an attempt's timeout to the request's patience", async () => {
     const fetch = fakeFetch(
       (_, init) =>

@@ -422,21 +422,25 @@ export class HttpTransport {
         failure.status === 'network' ? failure.message : `${failure.status} ${failure.message}`;
       const reason = `${what} (attempt ${attempt} of ${this.options.maxAttempts})`;
       if (attempt >= this.options.maxAttempts) {
-        throw this.giveUp(request, failure, `gave up after ${attempt} attempts`);
+        throw this.giveUp(request, failure, `gave up after ${attempt} attempts`, attempt);
       }
       // A retry needs its wait and at least a second to be answered in.
       if (deadline !== undefined && this.options.now() + delay + 1000 > deadline) {
-        throw this.giveUp(
-          request,
-          failure,
-          `gave up after ${attempt === 1 ? 'one attempt' : `${attempt} attempts`}: the configuration check waits at most ${Math.round((request.patienceMs ?? 0) / 1000)} s`,
-        );
+        const patience = `the configuration check waits at most ${Math.round((request.patienceMs ?? 0) / 1000)} s`;
+        // A Retry-After longer than the check waits is the reason, whatever the attempts.
+        const why =
+          failure.retryAfterMs !== undefined &&
+          failure.retryAfterMs >= deadline - this.options.now()
+            ? `gave up: Apple asked to wait ${Math.ceil(failure.retryAfterMs / 1000)} s, and ${patience}`
+            : `gave up after ${attempt === 1 ? 'one attempt' : `${attempt} attempts`}: ${patience}`;
+        throw this.giveUp(request, failure, why, attempt);
       }
       if (waitedMs + delay > this.options.maxRequestRetryWaitMs) {
         throw this.giveUp(
           request,
           failure,
           `gave up: retrying would wait longer than the per-request limit of ${Math.round(this.options.maxRequestRetryWaitMs / 1000)} s`,
+          attempt,
         );
       }
       const now = this.options.now();
@@ -445,6 +449,7 @@ export class HttpTransport {
           request,
           failure,
           `gave up: the run's retry budget (retryBudgetSeconds = ${Math.round(this.options.retryBudgetMs / 1000)} s) is spent`,
+          attempt,
         );
       }
       this.retryBudgetLeftMs -= this.countLost(now, now + delay);
@@ -479,11 +484,12 @@ export class HttpTransport {
     request: HttpRequest,
     failure: TransientFailure,
     why: string,
+    attempts: number,
   ): IntegrationProviderRetriesExceededError {
     return new IntegrationProviderRetriesExceededError({
       endpoint: request.endpoint,
       status: failure.status === 'network' ? 'NETWORK_ERROR' : failure.status,
-      statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure)}`,
+      statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure, attempts)}`,
     });
   }
 
@@ -645,15 +651,18 @@ export class HttpTransport {
  * web page (a sign-in page, a proxy's error page), the URL override that named it (or what it
  * points at) is more likely the cause than Apple.
  */
-function whoToBlame(request: HttpRequest, failure: TransientFailure): string {
+function whoToBlame(request: HttpRequest, failure: TransientFailure, attempts: number): string {
   const overrideSuspect = failure.status === 'network' || failure.message.includes(HTML_PAGE);
   const url = overrideSuspect ? parseUrl(request.url) : undefined;
   if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
   }
   // Throttling is not trouble at Apple: the run asked for more than the account is allowed.
-  if (failure.status === 429) {
+  if (failure.status === 429 && attempts > 1) {
     return 'Apple kept asking to slow down: run less often, or when fewer other clients use the API account; the next run will try again.';
+  }
+  if (failure.status === 429) {
+    return 'Apple is throttling this API account: try again later, and run less often if it keeps happening.';
   }
   return 'Apple may be having trouble; the next run will try again.';
 }
