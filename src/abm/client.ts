@@ -124,7 +124,6 @@ export class AbmClient {
     return view;
   }
 
-  /** Obtains an access token: proves the Client ID, Key ID, key and scope belong together. */
   /**
    * Gets the run's first access token, which proves that the Client ID, Key ID, key and scope
    * belong together. Within VALIDATION_PATIENCE_MS, retries included: someone may be waiting for

@@ -10,6 +10,7 @@ import {
   type SandboxOptions,
 } from './index';
 import type { FaultConfig, LatencyRule } from './types';
+import { whenNpmParentGoes } from '../helpers/parentWatch';
 
 const USAGE = `Usage: npm run sandbox -- [options]
   --port N            listen port (default 0: a free port)
@@ -237,15 +238,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // Under `npm run sandbox`, npm passes a SIGTERM to the shell it runs this in, and the shell
-  // exits without passing it on: the sandbox would keep its port with nothing left to stop it. So
-  // there it stops once that shell is gone (its parent process is then another one).
-  if (process.env.npm_lifecycle_event === 'sandbox') {
-    const parent = process.ppid;
-    setInterval(() => {
-      if (process.ppid !== parent) stop();
-    }, 250).unref();
-  }
+  // Stopped by npm's pid under `npm run sandbox`: it would keep its port with nothing to stop it.
+  whenNpmParentGoes('sandbox', stop);
 }
 
 if (require.main === module) {

@@ -28,6 +28,7 @@ import { IntegrationError } from '@jupiterone/integration-sdk-core';
 
 import { FIELD_ENV, IntegrationConfig, instanceConfigFields, parseConfig } from '../../src/config';
 import { readSummary, summaryProblems } from '../helpers/summary';
+import { whenNpmParentGoes } from '../helpers/parentWatch';
 import { LOCK_FILE, LockResult, lockProject, projectDirectory } from './lock';
 
 export const EXIT_COMPLETE = 0;
@@ -207,24 +208,31 @@ export async function start(args: string[]): Promise<number> {
     if ('heldBy' in lock) {
       const { pid, since } = lock.heldBy;
       console.error(
-        `\nThe collection did not run: another collection is running in ${project} (${pid ? `pid ${pid}, ` : ''}since ${since}). Two runs in one directory overwrite each other's output: wait for that one to end, or run this one in another directory. ${path.join(project, LOCK_FILE)} marks it and goes when it ends.`,
+        `\nThe collection did not run: another collection is running in ${project} (${pid ? `pid ${pid}, ` : ''}since ${since}). Two runs in one directory overwrite each other's output: wait for that one to end, or run this one in another directory. ${lock.file} marks it and goes when it ends; if no collection is running there, delete it.`,
       );
       return EXIT_NOT_RUN;
     }
     release = lock.release;
   }
-  // Stopped by a scheduler's timeout or Ctrl-C: what the steps wrote has no summary.json, and
-  // the exit status must not let a script upload it (found by a review: 143, then uploaded).
-  const onSignal = (signal: NodeJS.Signals): void => {
+  // Stopped by a scheduler's timeout or Ctrl-C: this run did not finish, and the exit status must
+  // not let a script upload what it left (found by a review: 143, then uploaded). A listener
+  // stays on for both signals: a second one (Ctrl-C reaches npm and this process alike) would
+  // otherwise take the default action halfway through this one.
+  let stopping = false;
+  const stop = (why: string): void => {
+    if (stopping) return;
+    stopping = true;
     release();
     console.error(
-      `\nThe collection stopped: interrupted by ${signal}. ${path.join(project, '.j1-integration')} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+      `\nThe collection stopped: ${why}. Do not upload what ${path.join(project, '.j1-integration')} holds: this run did not finish.`,
     );
     process.exit(EXIT_NOT_RUN);
   };
+  const onSignal = (signal: NodeJS.Signals): void => stop(`interrupted by ${signal}`);
   if (!wantsHelp) {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    whenNpmParentGoes('start', () => stop('npm, which started it, was stopped'));
   }
   try {
     return await collect(args, wantsHelp);

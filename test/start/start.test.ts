@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
@@ -50,6 +51,16 @@ const exists = (file: string): Promise<boolean> =>
     () => false,
   );
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The lock's holder, once a run has written it (within 15 s). */
+async function lockHolder(lock: string): Promise<{ pid: number; since: string }> {
+  for (let i = 0; i < 300; i++) {
+    const text = await fs.readFile(lock, 'utf8').catch(() => '');
+    if (text) return JSON.parse(text);
+    await sleep(50);
+  }
+  throw new Error(`no lock at ${lock}`);
+}
 
 /** A .env file's text; the key on one line with literal \n, as .env.example shows. */
 function envFile(settings: Record<string, string>): string {
@@ -131,6 +142,10 @@ describe('npm start', () => {
     expect(projectDirectory(['--project-path', '/a'])).toBe('/a');
     expect(projectDirectory(['--project-path=/b'])).toBe('/b');
     expect(projectDirectory(['-p/c'])).toBe('/c');
+    // The last one counts, as for the command; also inside combined short flags.
+    expect(projectDirectory(['-p', '/d', '--project-path', '/e'])).toBe('/e');
+    expect(projectDirectory(['-Vp', '/f'])).toBe('/f');
+    expect(projectDirectory(['-V', '--step', 'fetch-devices'])).toBe(process.cwd());
   });
 
   describe('as a process', () => {
@@ -340,8 +355,7 @@ describe('npm start', () => {
         env,
       });
       try {
-        for (let i = 0; i < 300 && !(await exists(lock)); i++) await sleep(50);
-        const holder = JSON.parse(await fs.readFile(lock, 'utf8'));
+        const holder = await lockHolder(lock);
         expect(holder.pid).toBe(first.child.pid);
 
         const second = await runStart(project, env);
@@ -355,11 +369,37 @@ describe('npm start', () => {
         const stopped = await first.done;
         expect(stopped.code).toBe(EXIT_NOT_RUN);
         expect(stopped.stderr).toContain(
-          `The collection stopped: interrupted by SIGTERM. ${path.join(project, '.j1-integration')} holds what the steps wrote before it, without summary.json: nothing of it is reported complete; do not upload it.`,
+          `The collection stopped: interrupted by SIGTERM. Do not upload what ${path.join(project, '.j1-integration')} holds: this run did not finish.`,
         );
         expect(await exists(lock)).toBe(false);
       } finally {
         first.child.kill('SIGKILL');
+      }
+    });
+
+    it("stops, giving the lock back, when npm start is stopped by npm's pid (npm signals only its shell)", async () => {
+      sandbox.setFaults({ latency: { ms: 2000, endpoints: 'api' } });
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const lock = path.join(project, LOCK_FILE);
+      // This package's start script, run by npm in the scratch project.
+      const manifest = path.join(project, 'package.json');
+      const script = `"${process.execPath}" -r "${TS_NODE}" "${LAUNCHER}"`;
+      await fs.writeFile(manifest, JSON.stringify({ name: 'scratch', scripts: { start: script } }));
+      const npm = startProcess('npm', ['start', '--silent'], { cwd: project, env });
+      let collector = 0;
+      try {
+        collector = (await lockHolder(lock)).pid;
+        expect(collector).not.toBe(npm.child.pid);
+        npm.child.kill('SIGTERM');
+        // Done once every holder of npm's output pipes is gone: the collector's process too.
+        const run = await npm.done;
+        expect(run.stderr).toContain(
+          `The collection stopped: npm, which started it, was stopped. Do not upload what ${path.join(project, '.j1-integration')} holds: this run did not finish.`,
+        );
+        expect(await exists(lock)).toBe(false);
+      } finally {
+        if (collector) spawnSync('kill', ['-9', String(collector)]);
+        await fs.rm(manifest, { force: true });
       }
     });
 
