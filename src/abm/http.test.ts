@@ -279,8 +279,25 @@ describe('HttpTransport', () => {
     const error = await t.request({ ...request, patienceMs: 45_000 }).catch((e) => e);
     expect(fetch.calls).toHaveLength(1);
     expect(error.message).toMatch(
-      /; gave up: Apple asked to wait 120 s, and the configuration check waits at most 45 s\. Apple is throttling this API account: try again later, and run less often if it keeps happening\.$/,
+      /; gave up: Apple asked to wait 120 s, more than the 45 s left of the 45 s the configuration check waits\. Apple is throttling this API account: try again later, and run less often if it keeps happening\.$/,
     );
+  });
+
+  it('says Apple kept asking to slow down only after more than one 429', async () => {
+    // A 503, then one 429 asking for longer than a request may wait (5 minutes).
+    const fetch = fakeFetch((_, __, call) =>
+      call === 1 ? { status: 503 } : { status: 429, headers: { 'retry-after': '600' } },
+    );
+    const { t } = transport(fetch);
+    const once = await t.request(request).catch((e) => e);
+    expect(once.message).toMatch(
+      /per-request limit of 300 s\. Apple is throttling this API account/,
+    );
+    const always = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '200' } }));
+    const again = await transport(always)
+      .t.request(request)
+      .catch((e) => e);
+    expect(again.message).toMatch(/per-request limit of 300 s\. Apple kept asking to slow down/);
   });
 
   it("cuts an attempt's timeout to the request's patience", async () => {

@@ -398,6 +398,8 @@ export class HttpTransport {
     let waitedMs = 0;
     const deadline =
       request.patienceMs === undefined ? undefined : this.options.now() + request.patienceMs;
+    /** How many of this request's answers were 429s. */
+    let throttled = 0;
     for (let attempt = 1; ; attempt++) {
       let failure: TransientFailure;
       // When the attempt was sent: the time it waited for a slot and for the pacer is not lost to
@@ -417,30 +419,31 @@ export class HttpTransport {
         this.retryBudgetLeftMs -= this.countLost(timing.sentAt, this.options.now());
       }
 
+      if (failure.status === 429) throttled += 1;
       const delay = this.retryDelay(attempt, failure);
       const what =
         failure.status === 'network' ? failure.message : `${failure.status} ${failure.message}`;
       const reason = `${what} (attempt ${attempt} of ${this.options.maxAttempts})`;
       if (attempt >= this.options.maxAttempts) {
-        throw this.giveUp(request, failure, `gave up after ${attempt} attempts`, attempt);
+        throw this.giveUp(request, failure, `gave up after ${attempt} attempts`, throttled);
       }
       // A retry needs its wait and at least a second to be answered in.
       if (deadline !== undefined && this.options.now() + delay + 1000 > deadline) {
-        const patience = `the configuration check waits at most ${Math.round((request.patienceMs ?? 0) / 1000)} s`;
-        // A Retry-After longer than the check waits is the reason, whatever the attempts.
+        const patience = Math.round((request.patienceMs ?? 0) / 1000);
+        const left = Math.max(0, Math.floor((deadline - this.options.now()) / 1000));
+        // Apple's own Retry-After is the reason, when the wait was its: not the attempts.
         const why =
-          failure.retryAfterMs !== undefined &&
-          failure.retryAfterMs >= deadline - this.options.now()
-            ? `gave up: Apple asked to wait ${Math.ceil(failure.retryAfterMs / 1000)} s, and ${patience}`
-            : `gave up after ${attempt === 1 ? 'one attempt' : `${attempt} attempts`}: ${patience}`;
-        throw this.giveUp(request, failure, why, attempt);
+          failure.retryAfterMs !== undefined
+            ? `gave up: Apple asked to wait ${Math.ceil(failure.retryAfterMs / 1000)} s, more than the ${left} s left of the ${patience} s the configuration check waits`
+            : `gave up after ${attempt === 1 ? 'one attempt' : `${attempt} attempts`}: the configuration check waits at most ${patience} s`;
+        throw this.giveUp(request, failure, why, throttled);
       }
       if (waitedMs + delay > this.options.maxRequestRetryWaitMs) {
         throw this.giveUp(
           request,
           failure,
           `gave up: retrying would wait longer than the per-request limit of ${Math.round(this.options.maxRequestRetryWaitMs / 1000)} s`,
-          attempt,
+          throttled,
         );
       }
       const now = this.options.now();
@@ -449,7 +452,7 @@ export class HttpTransport {
           request,
           failure,
           `gave up: the run's retry budget (retryBudgetSeconds = ${Math.round(this.options.retryBudgetMs / 1000)} s) is spent`,
-          attempt,
+          throttled,
         );
       }
       this.retryBudgetLeftMs -= this.countLost(now, now + delay);
@@ -484,12 +487,12 @@ export class HttpTransport {
     request: HttpRequest,
     failure: TransientFailure,
     why: string,
-    attempts: number,
+    throttled: number,
   ): IntegrationProviderRetriesExceededError {
     return new IntegrationProviderRetriesExceededError({
       endpoint: request.endpoint,
       status: failure.status === 'network' ? 'NETWORK_ERROR' : failure.status,
-      statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure, attempts)}`,
+      statusText: `${failure.message}; ${why}. ${whoToBlame(request, failure, throttled)}`,
     });
   }
 
@@ -651,14 +654,15 @@ export class HttpTransport {
  * web page (a sign-in page, a proxy's error page), the URL override that named it (or what it
  * points at) is more likely the cause than Apple.
  */
-function whoToBlame(request: HttpRequest, failure: TransientFailure, attempts: number): string {
+/** `throttled`: how many of the request's answers were 429s. */
+function whoToBlame(request: HttpRequest, failure: TransientFailure, throttled: number): string {
   const overrideSuspect = failure.status === 'network' || failure.message.includes(HTML_PAGE);
   const url = overrideSuspect ? parseUrl(request.url) : undefined;
   if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
   }
   // Throttling is not trouble at Apple: the run asked for more than the account is allowed.
-  if (failure.status === 429 && attempts > 1) {
+  if (failure.status === 429 && throttled > 1) {
     return 'Apple kept asking to slow down: run less often, or when fewer other clients use the API account; the next run will try again.';
   }
   if (failure.status === 429) {

@@ -2,6 +2,9 @@
  * `npm run sandbox -- [options]`: a local ABM API on loopback until SIGINT/SIGTERM.
  * With --json, stdout gets exactly one JSON line so a parent process can read the endpoints.
  */
+// First: it reads the parent process as this one starts (see parentWatch.ts).
+import { whenNpmParentGoes } from '../helpers/parentWatch';
+
 import {
   isLoopbackHost,
   startSandbox,
@@ -10,7 +13,6 @@ import {
   type SandboxOptions,
 } from './index';
 import type { FaultConfig, LatencyRule } from './types';
-import { whenNpmParentGoes } from '../helpers/parentWatch';
 
 const USAGE = `Usage: npm run sandbox -- [options]
   --port N            listen port (default 0: a free port)

@@ -13,14 +13,15 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
+  writeFileSync,
 } from 'fs';
+import os from 'os';
 import path from 'path';
 
 export const LOCK_FILE = '.j1-integration.lock';
 
-/** A lock file too new to hold its run's pid yet is taken as held for this long. */
-const WRITING_GRACE_MS = 10_000;
+/** A takeover left half done (its process killed in the middle) is abandoned after this long. */
+const TAKEOVER_GRACE_MS = 10_000;
 
 export interface LockHolder {
   pid: number;
@@ -64,8 +65,13 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-/** Whether the lock's process still runs: its pid, and the same process (not a later one). */
+/**
+ * Whether the lock's process still runs: its pid, the same process (not a later one given its
+ * pid: the start time, where /proc tells it), and a lock written since the machine last started.
+ */
 function isRunning(holder: LockHolder): boolean {
+  const since = Date.parse(holder.since);
+  if (Number.isFinite(since) && since < Date.now() - os.uptime() * 1000 - 60_000) return false;
   try {
     process.kill(holder.pid, 0);
   } catch (err) {
@@ -83,32 +89,65 @@ function readHolder(file: string): LockHolder | undefined {
       return holder as LockHolder;
     }
   } catch {
-    // Unreadable: being written, or not ours.
+    // Unreadable: not a lock of ours (a lock is never seen half written: see `create`).
   }
   return undefined;
 }
 
-/**
- * Removes a lock whose process is gone, `stale` as read, without removing one another run has
- * just put in its place: the file is moved aside first (one mover wins), and put back should it
- * turn out to be another than the one read.
- */
-export function removeStale(file: string, stale: LockHolder | undefined): void {
-  const aside = `${file}.${process.pid}.stale`;
+const sameHolder = (a: LockHolder | undefined, b: LockHolder | undefined): boolean =>
+  a?.pid === b?.pid && a?.since === b?.since;
+
+/** Writes `holder` to a file of its own next to `file`, for `fn` to put in place; then removes it. */
+function withWritten<T>(file: string, holder: LockHolder, fn: (written: string) => T): T {
+  const written = `${file}.${process.pid}.new`;
+  writeFileSync(written, JSON.stringify(holder));
   try {
-    renameSync(file, aside);
-  } catch {
-    return; // Gone already: another run took it over.
+    return fn(written);
+  } finally {
+    rmSync(written, { force: true });
   }
-  const moved = readHolder(aside);
-  if (moved && (moved.pid !== stale?.pid || moved.since !== stale?.since)) {
+}
+
+/**
+ * Creates the lock when there is none: written whole first and then linked into place, so that
+ * no other run ever reads it empty or half written. False when a lock is there.
+ */
+function create(file: string, holder: LockHolder): boolean {
+  return withWritten(file, holder, (written) => {
     try {
-      linkSync(aside, file); // Not over a newer lock still.
-    } catch {
-      // A newer lock is there already.
+      linkSync(written, file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
     }
+  });
+}
+
+/**
+ * Replaces the lock `stale` (as read; undefined when unreadable) with `holder`'s, unless another
+ * run has replaced it meanwhile. Takeovers are serialized by a guard file, and the lock's name is
+ * never free during one (an atomic rename replaces it), so a run starting then finds it held.
+ */
+export function takeOver(file: string, stale: LockHolder | undefined, holder: LockHolder): boolean {
+  const guard = `${file}.takeover`;
+  try {
+    closeSync(openSync(guard, 'wx'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const age = Date.now() - (statSync(guard, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+    if (age > TAKEOVER_GRACE_MS) rmSync(guard, { force: true });
+    return false;
   }
-  rmSync(aside, { force: true });
+  try {
+    if (!sameHolder(readHolder(file), stale)) return false;
+    return withWritten(file, holder, (written) => {
+      renameSync(written, file);
+      return true;
+    });
+  } finally {
+    rmSync(guard, { force: true });
+  }
 }
 
 /**
@@ -117,41 +156,33 @@ export function removeStale(file: string, stale: LockHolder | undefined): void {
  */
 export function lockProject(projectDir: string): LockResult {
   const file = path.join(projectDir, LOCK_FILE);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = readHolder(file);
-      if (holder && holder.pid !== process.pid && isRunning(holder)) {
-        return { heldBy: holder, file };
-      }
-      if (!holder) {
-        const age = Date.now() - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0);
-        if (age < WRITING_GRACE_MS) return { heldBy: { pid: 0, since: 'just now' }, file };
-      }
-      removeStale(file, holder);
-      continue;
+  const mine: LockHolder = {
+    pid: process.pid,
+    since: new Date().toISOString(),
+    started: startTime(process.pid),
+  };
+  let taken = false;
+  for (let attempt = 0; attempt < 5 && !taken; attempt++) {
+    if (create(file, mine)) {
+      taken = true;
+      break;
     }
-    const mine: LockHolder = {
-      pid: process.pid,
-      since: new Date().toISOString(),
-      started: startTime(process.pid),
-    };
-    writeSync(fd, JSON.stringify(mine));
-    closeSync(fd);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      process.off('exit', release);
-      if (readHolder(file)?.pid === process.pid) rmSync(file, { force: true });
-    };
-    // Also when something exits the process outright (the CLI's option parser does).
-    process.on('exit', release);
-    return { release };
+    const holder = readHolder(file);
+    // This process holds it already: a second lock would be released by the first's release.
+    if (holder && (holder.pid === process.pid || isRunning(holder))) {
+      return { heldBy: holder, file };
+    }
+    taken = takeOver(file, holder, mine);
   }
-  // The lock came back each time a stale one was removed: other runs are taking it.
-  return { heldBy: readHolder(file) ?? { pid: 0, since: 'just now' }, file };
+  if (!taken) return { heldBy: readHolder(file) ?? { pid: 0, since: 'just now' }, file };
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    process.off('exit', release);
+    if (sameHolder(readHolder(file), mine)) rmSync(file, { force: true });
+  };
+  // Also when something exits the process outright (the CLI's option parser does).
+  process.on('exit', release);
+  return { release };
 }

@@ -21,6 +21,9 @@
  * Runs under `node -r ts-node/register/transpile-only`: the CLI registers that
  * same module to load `src/`, so TypeScript is compiled once.
  */
+// First: it reads the parent process as this one starts (see parentWatch.ts).
+import { whenNpmParentGoes } from '../helpers/parentWatch';
+
 import { promises as fs } from 'fs';
 import path from 'path';
 
@@ -28,7 +31,6 @@ import { IntegrationError } from '@jupiterone/integration-sdk-core';
 
 import { FIELD_ENV, IntegrationConfig, instanceConfigFields, parseConfig } from '../../src/config';
 import { readSummary, summaryProblems } from '../helpers/summary';
-import { whenNpmParentGoes } from '../helpers/parentWatch';
 import { LOCK_FILE, LockResult, lockProject, projectDirectory } from './lock';
 
 export const EXIT_COMPLETE = 0;
@@ -232,11 +234,14 @@ export async function start(args: string[]): Promise<number> {
   if (!wantsHelp) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    whenNpmParentGoes('start', () => stop('npm, which started it, was stopped'));
   }
+  const unwatch = wantsHelp
+    ? () => {}
+    : whenNpmParentGoes('start', () => stop('npm, which started it, was stopped'));
   try {
     return await collect(args, wantsHelp);
   } finally {
+    unwatch();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     release();

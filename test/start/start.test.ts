@@ -403,6 +403,36 @@ describe('npm start', () => {
       }
     });
 
+    it('stops too when npm is stopped as the collection starts, before it reads its settings', async () => {
+      sandbox.setFaults({ latency: { ms: 2000, endpoints: 'api' } });
+      const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
+      const manifest = path.join(project, 'package.json');
+      const script = `"${process.execPath}" -r "${TS_NODE}" "${LAUNCHER}"`;
+      await fs.writeFile(manifest, JSON.stringify({ name: 'scratch', scripts: { start: script } }));
+      const npm = startProcess('npm', ['start', '--silent'], { cwd: project, env });
+      const childrenOf = (pid: number | undefined) =>
+        spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean)
+          .map(Number);
+      let collector = 0;
+      try {
+        // The moment the shell has started the collector's process: npm is stopped at once.
+        for (let i = 0; i < 400 && !collector; i++) {
+          collector = childrenOf(npm.child.pid).flatMap(childrenOf)[0] ?? 0;
+          if (!collector) await sleep(25);
+        }
+        expect(collector).toBeGreaterThan(0);
+        npm.child.kill('SIGTERM');
+        const run = await npm.done;
+        expect(run.stderr).toContain('The collection stopped: npm, which started it, was stopped.');
+        expect(await exists(path.join(project, LOCK_FILE))).toBe(false);
+      } finally {
+        if (collector) spawnSync('kill', ['-9', String(collector)]);
+        await fs.rm(manifest, { force: true });
+      }
+    });
+
     it('takes over a lock left by a run that is gone, and gives it back when done', async () => {
       const gone = await runProcess(process.execPath, ['-e', 'console.log(process.pid)'], {
         cwd: project,
