@@ -217,9 +217,9 @@ export async function start(args: string[]): Promise<number> {
     release = lock.release;
   }
   // Stopped by a scheduler's timeout or Ctrl-C: this run did not finish, and the exit status must
-  // not let a script upload what it left (found by a review: 143, then uploaded). A listener
-  // stays on for both signals: a second one (Ctrl-C reaches npm and this process alike) would
-  // otherwise take the default action halfway through this one.
+  // not let a script upload what it left (found by a review: 143, then uploaded). The listeners
+  // stay on, so that a second signal (Ctrl-C reaches npm and this process alike) finds `stop`
+  // already under way rather than the default action.
   let stopping = false;
   const stop = (why: string): void => {
     if (stopping) return;
