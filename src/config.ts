@@ -29,7 +29,7 @@ export interface IntegrationConfig extends IntegrationInstanceConfig {
   /** Upper bound, in seconds, on the time one run may lose to failed attempts and waiting to retry. */
   retryBudgetSeconds?: string;
   /**
-   * Look up every device the list shows as UNASSIGNED on its own, to learn
+   * Look up every device the list shows as UNASSIGNED (or without a status) on its own, to learn
    * whether and when it was released from the organization (the list does not
    * say). One request per such device; off by default.
    */
