@@ -52,6 +52,14 @@ const exists = (file: string): Promise<boolean> =>
   );
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `npm start` in `project`, through a scratch package.json whose start script is this one's. */
+async function npmStart(project: string, env: NodeJS.ProcessEnv) {
+  const manifest = path.join(project, 'package.json');
+  const script = `"${process.execPath}" -r "${TS_NODE}" "${LAUNCHER}"`;
+  await fs.writeFile(manifest, JSON.stringify({ name: 'scratch', scripts: { start: script } }));
+  return { npm: startProcess('npm', ['start', '--silent'], { cwd: project, env }), manifest };
+}
+
 /** The lock's holder, once a run has written it (within 15 s). */
 async function lockHolder(lock: string): Promise<{ pid: number; since: string }> {
   for (let i = 0; i < 300; i++) {
@@ -382,10 +390,7 @@ describe('npm start', () => {
       const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
       const lock = path.join(project, LOCK_FILE);
       // This package's start script, run by npm in the scratch project.
-      const manifest = path.join(project, 'package.json');
-      const script = `"${process.execPath}" -r "${TS_NODE}" "${LAUNCHER}"`;
-      await fs.writeFile(manifest, JSON.stringify({ name: 'scratch', scripts: { start: script } }));
-      const npm = startProcess('npm', ['start', '--silent'], { cwd: project, env });
+      const { npm, manifest } = await npmStart(project, env);
       let collector = 0;
       try {
         collector = (await lockHolder(lock)).pid;
@@ -406,10 +411,7 @@ describe('npm start', () => {
     it('stops too when npm is stopped as the collection starts, before it reads its settings', async () => {
       sandbox.setFaults({ latency: { ms: 2000, endpoints: 'api' } });
       const env = { ...cleanEnv(), ...sandboxEnv(sandbox), LOG_LEVEL: 'error' };
-      const manifest = path.join(project, 'package.json');
-      const script = `"${process.execPath}" -r "${TS_NODE}" "${LAUNCHER}"`;
-      await fs.writeFile(manifest, JSON.stringify({ name: 'scratch', scripts: { start: script } }));
-      const npm = startProcess('npm', ['start', '--silent'], { cwd: project, env });
+      const { npm, manifest } = await npmStart(project, env);
       const childrenOf = (pid: number | undefined) =>
         spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
           .stdout.split('\n')
