@@ -188,7 +188,22 @@ describe('parseConfig', () => {
       [
         'a key whose END label does not match its BEGIN, after EC PARAMETERS',
         `${EC_PARAMETERS_P256}\n${lines.slice(0, -1).join('\n')}\n-----END PRIVATE KEY-----`,
-        /is truncated/,
+        /has a -----BEGIN EC PRIVATE KEY----- line closed by -----END PRIVATE KEY-----: the two lines must name the same label/,
+      ],
+      [
+        'a key whose END label does not match its BEGIN',
+        `${lines.slice(0, -1).join('\n')}\n-----END PRIVATE KEY-----`,
+        /has a -----BEGIN EC PRIVATE KEY----- line closed by -----END PRIVATE KEY-----/,
+      ],
+      [
+        'a key cut short, then a complete block of another label (not a mismatch)',
+        `${lines.slice(0, 3).join('\n')}\n${EC_PARAMETERS_P256}`,
+        /is truncated: it has a -----BEGIN line but no matching -----END line/,
+      ],
+      [
+        'a value far longer than a key (thousands of BEGIN lines take quadratic time to read)',
+        '-----BEGIN PRIVATE KEY-----\nAAAA\n'.repeat(16_000),
+        /is 516 KB long, far more than a private key: Apple's .pem is under 1 KB/,
       ],
       [
         'only the first line (a multi-line value in .env, as the SDK reads it)',

@@ -5,6 +5,14 @@ const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
 const ONLY_A_BEGIN_LINE = /^['"]?-----BEGIN [A-Z0-9 ]+-----$/;
 /** A file's path or name where its contents belong: `./AuthKey.pem`, `~/keys/abm.p8`, `C:\\...`. */
+/**
+ * Longest value read as a key. Apple's .pem is about 250 characters, and a paste with an
+ * `EC PARAMETERS` block, a certificate or a chain beside it stays within a few KB. Finding the
+ * blocks of a text holding thousands of `-----BEGIN` lines without their `-----END` takes time
+ * that grows with the square of its length (a second at 500 KB), so a longer value is refused
+ * before it is read.
+ */
+export const MAX_KEY_CHARS = 64 * 1024;
 const LOOKS_LIKE_A_PATH = /^(~|\.{0,2}\/|[A-Za-z]:\\)[^\n]*$|^[^\s\n]+\.(pem|p8|key)$/i;
 
 /**
@@ -49,6 +57,26 @@ function refuseLabel(field: string, label: string, body: string): void {
   }
 }
 
+/**
+ * The first BEGIN line whose next marker line is an END line of another label (`-----BEGIN EC
+ * PRIVATE KEY-----` ... `-----END PRIVATE KEY-----`, a label edited by hand), which would
+ * otherwise read as a key cut short.
+ */
+function mismatchedLabels(pem: string): { begin: string; end: string } | undefined {
+  const markers = pem.matchAll(/-----(BEGIN|END) ([A-Z0-9 ]+)-----/g);
+  let open: string | undefined;
+  for (const [, kind, label] of markers) {
+    if (kind === 'BEGIN') {
+      open = label;
+    } else if (open !== undefined && label !== open) {
+      return { begin: open, end: label };
+    } else {
+      open = undefined;
+    }
+  }
+  return undefined;
+}
+
 function parseDer(der: Buffer): KeyObject | undefined {
   // The label is not trustworthy (Apple's downloads have swapped them), so try both encodings.
   for (const type of ['pkcs8', 'sec1'] as const) {
@@ -71,6 +99,12 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
   if (typeof value !== 'string' || value.trim() === '') {
     throw invalid(field, 'is missing.');
   }
+  if (value.length > MAX_KEY_CHARS) {
+    throw invalid(
+      field,
+      `is ${Math.round(value.length / 1024)} KB long, far more than a private key: Apple's .pem is under 1 KB.`,
+    );
+  }
   const pem = normalizePem(value);
   if (ONLY_A_BEGIN_LINE.test(pem)) {
     // A value on several lines cut after its first: what a .env loader without multi-line values
@@ -83,6 +117,13 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
   const unended = (pem.match(/-----BEGIN /g) ?? []).length > blocks.length;
   const candidates = blocks.filter((b) => b.label !== 'EC PARAMETERS');
   if (candidates.length === 0) {
+    const mismatch = mismatchedLabels(pem);
+    if (mismatch) {
+      throw invalid(
+        field,
+        `has a -----BEGIN ${mismatch.begin}----- line closed by -----END ${mismatch.end}-----: the two lines must name the same label, as in the file Apple issued.`,
+      );
+    }
     if (unended) {
       throw invalid(field, 'is truncated: it has a -----BEGIN line but no matching -----END line.');
     }
