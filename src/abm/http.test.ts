@@ -385,6 +385,31 @@ describe('HttpTransport', () => {
     expect(error.message).toContain('Apple may be having trouble');
   });
 
+  it.each([
+    ['a 502 web page', { status: 502, text: '<html><title>502 Bad Gateway</title></html>' }, true],
+    ['a 429 web page', { status: 429, text: '<html><title>Too busy</title></html>' }, true],
+    [
+      // Apple's JSON whose words happen to be those of a web page's description.
+      "a 503 JSON error that quotes the words 'an HTML page, not Apple's JSON'",
+      {
+        status: 503,
+        body: { errors: [{ code: 'UNAVAILABLE', detail: "an HTML page, not Apple's JSON" }] },
+      },
+      false,
+    ],
+  ])(
+    'through another host, blames the URL override for a web page only: %s',
+    async (_, answer, blamesOverride) => {
+      const fetch = fakeFetch(() => answer);
+      const { t } = transport(fetch, { maxAttempts: 2, baseBackoffMs: 1 });
+      const url = 'http://127.0.0.1:9/v1/orgDevices';
+      const error = await t.request({ ...request, url }).catch((e) => e);
+      expect(error.message.includes("http://127.0.0.1:9 is not Apple's own host")).toBe(
+        blamesOverride,
+      );
+    },
+  );
+
   it('stops when the run-wide retry budget is spent', async () => {
     const fetch = fakeFetch(() => ({ status: 429, headers: { 'retry-after': '60' } }));
     const { t } = transport(fetch, { retryBudgetMs: 90_000 });

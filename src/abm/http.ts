@@ -209,6 +209,8 @@ class TransientFailure extends Error {
     message: string,
     readonly status: number | 'network',
     readonly retryAfterMs?: number,
+    /** Whether a web page came back where Apple's JSON belonged (see `isWebPage`). */
+    readonly webPage = false,
   ) {
     super(message);
   }
@@ -252,10 +254,10 @@ function retryAfterOf(headers: HttpResponse['headers'], now: number): number | u
   return parseRetryAfter(headers.get('retry-after'), now, headers.get('date'));
 }
 
-/** Apple's error code and detail from an error body, or a short excerpt of whatever came back. */
 /** How `describeErrorBody` starts for a web page where Apple's JSON was expected. */
 const HTML_PAGE = "an HTML page, not Apple's JSON";
 
+/** Apple's error code and detail from an error body, or a short excerpt of whatever came back. */
 export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>): string {
   const body = response.json as AppleErrorBody | undefined;
   const first = body && Array.isArray(body.errors) ? body.errors[0] : undefined;
@@ -272,7 +274,7 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
   }
   const raw = response.text ?? '';
   const text = plainText(raw);
-  if (/^\s*</.test(raw)) {
+  if (isWebPage(response)) {
     // A proxy's or a web server's error page: its title says it all ("502 Bad Gateway"), and
     // the heading below it usually repeats the title.
     const title = plainText(/<title[^>]*>([\s\S]*?)<\/title>/i.exec(raw)?.[1] ?? '');
@@ -287,6 +289,11 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
   }
   if (!text) return 'empty response body';
   return shorten(redactSecrets(text), 200);
+}
+
+/** Whether an answer is markup (a sign-in page, a proxy's error page) rather than JSON. */
+function isWebPage(response: Pick<HttpResponse, 'json' | 'text'>): boolean {
+  return response.json === undefined && /^\s*</.test(response.text ?? '');
 }
 
 function plainText(markup: string): string {
@@ -622,6 +629,7 @@ export class HttpTransport {
           `rate limited (${describeErrorBody({ json, text })})`,
           429,
           retryAfterMs,
+          isWebPage({ json, text }),
         );
       }
 
@@ -630,17 +638,17 @@ export class HttpTransport {
           describeErrorBody({ json, text }),
           status,
           retryAfterOf(headers, this.options.now()),
+          isWebPage({ json, text }),
         );
       }
       if (ok && status !== 204 && json === undefined) {
-        const raw = text ?? '';
-        const kind =
-          raw.length === 0
-            ? 'an empty body instead of JSON'
-            : /^\s*</.test(raw)
-              ? describeErrorBody({ json, text })
-              : 'unreadable (truncated?) JSON';
-        throw new TransientFailure(kind, status);
+        const webPage = isWebPage({ json, text });
+        const kind = !text
+          ? 'an empty body instead of JSON'
+          : webPage
+            ? describeErrorBody({ json, text })
+            : 'unreadable (truncated?) JSON';
+        throw new TransientFailure(kind, status, undefined, webPage);
       }
       return { status, json, text, headers };
     } finally {
@@ -656,7 +664,7 @@ export class HttpTransport {
  */
 /** `throttled`: how many of the request's answers were 429s. */
 function whoToBlame(request: HttpRequest, failure: TransientFailure, throttled: number): string {
-  const overrideSuspect = failure.status === 'network' || failure.message.includes(HTML_PAGE);
+  const overrideSuspect = failure.status === 'network' || failure.webPage;
   const url = overrideSuspect ? parseUrl(request.url) : undefined;
   if (url && !/(^|\.)apple\.com$/.test(url.hostname)) {
     return `${url.origin} is not Apple's own host: check that apiBaseUrl (API_BASE_URL) or tokenUrl (TOKEN_URL) is right and that it answers from here; the next run will try again.`;
