@@ -151,18 +151,38 @@ describe('TokenProvider', () => {
     expect(thrown).toBeInstanceOf(IntegrationProviderRetriesExceededError);
   });
 
-  it('renews a short-lived token a tenth of its life ahead, not 5 minutes ahead', async () => {
+  it('renews a short-lived token a tenth of its life ahead (before its last 10 s), not 5 minutes ahead', async () => {
     const { fetch, clock, tokens } = provider(() => okToken(600));
     const first = await tokens.getToken();
-    await clock.sleep(400_000); // 200 s left: more than a tenth of 600 s
+    await clock.sleep(400_000); // 200 s left: more than a tenth of 600 s and 10 s
     expect(await tokens.getToken()).toBe(first);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(fetch.calls).toHaveLength(1);
-    await clock.sleep(145_000); // 55 s left, within the last tenth
+    await clock.sleep(135_000); // 65 s left, within the last tenth and 10 s
     expect(await tokens.getToken()).toBe(first);
     await until(() => tokens.tokensIssued === 2);
     expect(fetch.calls).toHaveLength(2);
   });
+
+  it.each([100, 60, 20])(
+    'renews a token of %i s in the background too, while it still serves',
+    async (seconds) => {
+      let calls = 0;
+      const { clock, tokens } = provider(() => {
+        calls += 1;
+        return okToken(seconds);
+      });
+      const first = await tokens.getToken();
+      // Within the last tenth of its life and 10 s, but more than the 10 s when it is no longer
+      // handed out: the window where a renewal runs in the background. Before, a token of 100 s or
+      // less had none, and every request waited for its renewal.
+      await clock.sleep(seconds * 1000 - 10_000 - (seconds * 1000) / 20);
+      expect(await tokens.getToken()).toBe(first);
+      await until(() => tokens.tokensIssued === 2);
+      expect(calls).toBe(2);
+      expect(await tokens.getToken()).not.toBe(first);
+    },
+  );
 
   it('takes a first token refused with any 400 as final: the credentials never worked', async () => {
     const { fetch, tokens } = provider(() => ({

@@ -284,7 +284,10 @@ export class TokenProvider {
     }
     registerSecret(accessToken);
     const expiresInMs = readExpiresIn(json?.expires_in) * 1000;
-    const renewEarlyMs = Math.min(MAX_RENEW_EARLY_MS, expiresInMs / 10);
+    // The background renewal's window ends EXPIRY_MARGIN_MS before expiry, when the token is no
+    // longer handed out, so it starts that much earlier: a window that ended where it began left
+    // a token of 100 s or less without one, and every request waited for its renewal.
+    const renewEarlyMs = EXPIRY_MARGIN_MS + Math.min(MAX_RENEW_EARLY_MS, expiresInMs / 10);
     this.cached = {
       value: accessToken,
       expiresAt: requestedAt + expiresInMs,
