@@ -344,6 +344,39 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
   });
 });
 
+describe('collection from a sandbox whose cursors a query must percent-encode', () => {
+  // `+`, `/` and `=` in every cursor: a `+` sent as it is reads as a space, and the sandbox
+  // refuses the cursor, as a server that decodes its query as a form would.
+  it.each([
+    ['in meta.paging.nextCursor', {}],
+    ['only in links.next, percent-encoded there', { cursorOnlyInLinksNext: true }],
+  ])('collects the whole fleet, every page once: the cursor %s', async (_, quirks) => {
+    const sandbox = await startSandbox({
+      devices: DEVICES,
+      servers: 4,
+      seed: 11,
+      quirks: { cursorsWithReservedCharacters: true, ...quirks },
+    });
+    try {
+      const graph = await collectFromSandbox(sandbox);
+      expectComplete(graph);
+      const { fleet } = sandbox;
+      expect(graph.entities.filter((e) => e._type === DEVICE)).toHaveLength(fleet.deviceCount);
+      expect(
+        pairsOf(graph.relationships, 'apple_business_manager_mdm_server_has_org_device'),
+      ).toEqual(expectedAssignments(fleet));
+      const stats = sandbox.stats();
+      expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': Math.ceil(DEVICES / 1000) });
+      const served = Object.values(stats.pagesServed).flatMap((counts) => Object.entries(counts));
+      // Pages after the first were asked for with cursors that kept their reserved characters.
+      expect(served.some(([key]) => key.includes('+/'))).toBe(true);
+      for (const [, count] of served) expect(count).toBe(1);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+});
+
 describe("collection from a sandbox that answers like Apple's own examples", () => {
   // No paging total, the cursor only in links.next on a wrong host, an older API version's
   // servers, and attributes the reference does not know: each is handled by the client's unit

@@ -14,11 +14,20 @@ export interface CursorState {
 }
 
 const MAC_BYTES = 12;
+/** How a cursor begins under the cursorsWithReservedCharacters quirk. */
+const RESERVED_PREFIX = '+/';
 
 export class CursorCodec {
   private readonly key: Buffer;
 
-  constructor(seed: number) {
+  /**
+   * `reserved`: cursors in standard base64 (`+`, `/`, `=` padding) behind a `+/`, so that every
+   * one holds characters a query must percent-encode (the cursorsWithReservedCharacters quirk).
+   */
+  constructor(
+    seed: number,
+    private readonly reserved = false,
+  ) {
     // Seed-derived so the same sandbox run reproduces the same cursors in recordings.
     this.key = Buffer.from(`abm-sandbox-cursor:${seed}`);
   }
@@ -36,13 +45,26 @@ export class CursorCodec {
       `${this.tag(state.context)}|${state.position}|${state.emitted}|${state.page}`,
     );
     const mac = createHmac('sha256', this.key).update(body).digest().subarray(0, MAC_BYTES);
-    return Buffer.concat([body, mac]).toString('base64url');
+    const bytes = Buffer.concat([body, mac]);
+    return this.reserved
+      ? `${RESERVED_PREFIX}${bytes.toString('base64')}`
+      : bytes.toString('base64url');
   }
 
   /** The state, or undefined when the cursor is malformed, tampered with or for another list. */
   decode(cursor: string, context: string): CursorState | undefined {
-    if (!/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) return undefined;
-    const raw = Buffer.from(cursor, 'base64url');
+    let raw: Buffer;
+    if (this.reserved) {
+      // Standard base64 only, behind the prefix: a `+` the query turned into a space is refused.
+      const body = cursor.slice(RESERVED_PREFIX.length);
+      if (!cursor.startsWith(RESERVED_PREFIX) || !/^[A-Za-z0-9+/]{1,512}={0,2}$/.test(body)) {
+        return undefined;
+      }
+      raw = Buffer.from(body, 'base64');
+    } else {
+      if (!/^[A-Za-z0-9_-]{1,512}$/.test(cursor)) return undefined;
+      raw = Buffer.from(cursor, 'base64url');
+    }
     if (raw.length <= MAC_BYTES) return undefined;
     const body = raw.subarray(0, raw.length - MAC_BYTES);
     const mac = raw.subarray(raw.length - MAC_BYTES);

@@ -42,6 +42,7 @@ const QUIRK_KEYS = [
   'extraAttributes',
   'nullAttributes',
   'purchaseSourceUidOnly',
+  'cursorsWithReservedCharacters',
 ];
 
 /** HTTP dates have whole seconds: round up so a client never retries before the intended time. */
@@ -291,6 +292,7 @@ export function validateDataQuirks(quirks: unknown): asserts quirks is DataQuirk
     'extraAttributes',
     'nullAttributes',
     'purchaseSourceUidOnly',
+    'cursorsWithReservedCharacters',
   ]) {
     checkBoolean(quirks[flag], flag);
   }

@@ -105,7 +105,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const quirks: DataQuirks = { ...options.quirks };
   const stats = new StatsRecorder();
   const auth = new AuthService(seed, now, options.tokenTtlSeconds ?? 3600);
-  const cursors = new CursorCodec(seed);
+  const cursors = new CursorCodec(seed, quirks.cursorsWithReservedCharacters === true);
   let faults = new FaultEngine(options.faults ?? {}, now);
 
   const sockets = new Set<Socket>();

@@ -230,6 +230,32 @@ describe('data quirks', () => {
       expect(new URL(schoolPage.json.links.next).origin).toBe('https://api-school.apple');
     }));
 
+  it('cursorsWithReservedCharacters: cursors a query must percent-encode, refused when it does not', () =>
+    withQuirks(
+      { cursorsWithReservedCharacters: true, cursorOnlyInLinksNext: true },
+      async (sandbox, token) => {
+        const ids: string[] = [];
+        let path: string | undefined = '/v1/orgDevices?limit=20&fields[orgDevices]=serialNumber';
+        while (path) {
+          const page = await apiGet(sandbox, token, path);
+          expect(page.status).toBe(200);
+          ids.push(...page.json.data.map((d: { id: string }) => d.id));
+          const next: string | undefined = page.json.links.next;
+          if (!next) break;
+          // links.next carries the cursor percent-encoded, as a server that builds its URLs does.
+          expect(next).toMatch(/\?cursor=%2B%2F[A-Za-z0-9%]+$/);
+          const cursor = new URL(next).searchParams.get('cursor') as string;
+          expect(cursor).toMatch(/^\+\/[A-Za-z0-9+/]+={0,2}$/);
+          // Sent as it is, its `+` reads as a space: refused, as the cursor of another list is.
+          const raw = await apiGet(sandbox, token, `/v1/orgDevices?limit=20&cursor=${cursor}`);
+          expect(raw.status).toBe(400);
+          expect(raw.json.errors[0].source).toEqual({ parameter: 'cursor' });
+          path = `/v1/orgDevices?limit=20&fields[orgDevices]=serialNumber&cursor=${encodeURIComponent(cursor)}`;
+        }
+        expect(ids).toEqual(allSerials(sandbox));
+      },
+    ));
+
   it('legacyServerAttributes: servers without the newer attributes, no Activation Lock endpoint', () =>
     withQuirks({ legacyServerAttributes: true }, async (sandbox, token) => {
       const full = sandbox.fleet.servers[0];

@@ -732,7 +732,7 @@ export class SandboxHandler {
         const links: Record<string, string> = { self };
         if (nextCursor) {
           const host = onlyInLinks ? query.wrongHost : this.ctx.baseUrl;
-          links.next = `${host}${url.pathname}?cursor=${nextCursor}`;
+          links.next = `${host}${url.pathname}?cursor=${encodeURIComponent(nextCursor)}`;
         }
         const paging: Record<string, unknown> = { limit: query.limit };
         if (nextCursor && !onlyInLinks) paging.nextCursor = nextCursor;

@@ -292,6 +292,11 @@ export interface DataQuirks {
    * `purchaseSourceId` is refused with 400, as any unknown field name is.
    */
   purchaseSourceUidOnly?: boolean;
+  /**
+   * Every list's cursors hold `+`, `/` and `=` (standard base64 behind a `+/`), which a query must
+   * percent-encode: sent as they are, the server reads each `+` as a space and refuses the cursor.
+   */
+  cursorsWithReservedCharacters?: boolean;
 }
 
 export interface SandboxStats {
