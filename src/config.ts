@@ -209,8 +209,12 @@ function isLoopbackHost(hostname: string): boolean {
  * (where a proxy's key would travel), replaced by `***`.
  */
 function shownUrl(value: string): string {
-  // Up to the last @: a password with a stray / or @ in it is hidden as well.
-  return shown(value.replace(/\/\/.*@/s, '//***@').replace(/([?#]).*$/s, '$1***'));
+  // Everything after the scheme up to the last @: a password with a stray / or @ in it is hidden
+  // as well, and so is one without the `//` (`https:user:pw@host`, `https:\\user:pw@host`), which
+  // a URL parser still reads as a user name and password (found by a review: those were shown).
+  return shown(
+    value.replace(/^((?:https?|ftp|wss?):[\s/\\]*)?.*@/is, '$1***@').replace(/([?#]).*$/s, '$1***'),
+  );
 }
 
 /**
@@ -247,8 +251,13 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
       `${describeField(field)} must use https: ${shownUrl(value)} would send credentials unencrypted. Plain http is accepted only on loopback hosts (127.0.0.1, localhost, ::1).`,
     );
   }
+  // Only a protocol known to be one is named: in `user:pw@host` the parser takes the user name for
+  // one.
+  const got = /^(ftp|file|wss?|ssh|sftp|mailto|data):$/.test(url.protocol)
+    ? `got protocol "${url.protocol}" in`
+    : 'not';
   throw new IntegrationValidationError(
-    `${describeField(field)} must be an https URL, got protocol "${url.protocol}" in ${shownUrl(value)}.`,
+    `${describeField(field)} must be an https URL, ${got} ${shownUrl(value)}.`,
   );
 }
 

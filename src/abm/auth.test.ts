@@ -310,4 +310,14 @@ describe('TokenProvider', () => {
     }));
     expect(await lower.tokens.getToken()).toBe('abcdefghijklmnop');
   });
+
+  it('never quotes the token in the refusal of a token type that holds it', async () => {
+    const token = 'Zk9QbTF2TDJoVWVYQmxjajByTjNwWGNWSjQ';
+    const echo = provider(() => ({
+      body: { access_token: token, token_type: `Bearer ${token.slice(0, 30)}` },
+    }));
+    const error = await echo.tokens.getToken().catch((e) => e);
+    expect(error.message).toMatch(/a token of type "Bearer \[REDACTED\]", not Bearer/);
+    expect(error.message).not.toContain(token.slice(0, 12));
+  });
 });

@@ -274,15 +274,16 @@ export class TokenProvider {
           "the token endpoint answered an access_token with spaces, line breaks or characters outside printable ASCII, which no request can carry; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint",
       });
     }
+    // Registered before anything about the answer is reported: a message may quote its parts.
+    registerSecret(accessToken);
     const tokenType = json?.token_type;
     if (tokenType !== undefined && String(tokenType).toLowerCase() !== 'bearer') {
       throw new IntegrationProviderAPIError({
         endpoint,
         status: response.status,
-        statusText: `the token endpoint answered a token of type ${JSON.stringify(String(tokenType).slice(0, 40))}, not Bearer; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
+        statusText: `the token endpoint answered a token of type ${JSON.stringify(redactSecrets(String(tokenType).slice(0, 40)))}, not Bearer; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
       });
     }
-    registerSecret(accessToken);
     const expiresInMs = readExpiresIn(json?.expires_in) * 1000;
     // The background renewal's window ends EXPIRY_MARGIN_MS before expiry, when the token is no
     // longer handed out, so it starts that much earlier: a window that ended where it began left

@@ -840,6 +840,57 @@ describe('toProviderError', () => {
     },
   );
 
+  it('keeps an answer that echoes the access token its request carried with [REDACTED] in its place, and warns', async () => {
+    const token = 'Zk9+Qm1vL2hUeXBlcj0rN3pXcVJ4/YnVtZk9rZW4=';
+    registerSecret(token);
+    try {
+      const warnings: string[] = [];
+      const logger = {
+        debug: () => {},
+        info: () => {},
+        warn: (_: object, m: string) => warnings.push(m),
+      };
+      const echo = (shape: (t: string) => string) =>
+        fakeFetch(() => ({
+          text: JSON.stringify({
+            data: [
+              {
+                id: 'C02X',
+                links: { self: `https://proxy.test/v1/orgDevices/C02X?t=${shape(token)}` },
+              },
+            ],
+          }).replace(/\//g, '\\/'),
+        }));
+      for (const shape of [(t: string) => t, encodeURIComponent]) {
+        const { t } = transport(echo(shape), { logger });
+        const answer = await t.request({
+          ...request,
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(answer.json).toEqual({
+          data: [
+            { id: 'C02X', links: { self: 'https://proxy.test/v1/orgDevices/C02X?t=[REDACTED]' } },
+          ],
+        });
+      }
+      expect(warnings).toEqual([
+        expect.stringContaining('the answer held the access token this request carried'),
+        expect.stringContaining('the answer held the access token this request carried'),
+      ]);
+      // An answer without it is read as it came.
+      const { t } = transport(
+        fakeFetch(() => ({ body: { data: [] } })),
+        { logger },
+      );
+      expect(
+        (await t.request({ ...request, headers: { authorization: `Bearer ${token}` } })).json,
+      ).toEqual({ data: [] });
+      expect(warnings).toHaveLength(2);
+    } finally {
+      forgetSecret(token);
+    }
+  });
+
   it('redacts a bearer credential it does not know, even cut short by the server', () => {
     const error = toProviderError(request, {
       status: 401,

@@ -12,7 +12,7 @@ import {
 import { Body, BodyBuffers, parseJsonBytes, readBody, tailOf, textOf } from './body';
 import { Pacer } from './pacer';
 import { AppleErrorBody } from './types';
-import { redactSecrets } from './redact';
+import { redactSecrets, replaceForms, secretFormsIn } from './redact';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -609,7 +609,19 @@ export class HttpTransport {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         if (status >= 300 && status < 400) throw redirectError(request, status, headers);
-        json = parseJsonBytes(answered.bytes);
+        const echoed = ok ? echoedToken(request, answered.bytes) : [];
+        if (echoed.length > 0) {
+          // The answer holds the token this request carried (an echo by a proxy or a server in
+          // front of Apple, say in a link): what is kept of it, the graph's raw data included,
+          // gets REDACTED instead (found by a review: the token went to the graph, to be uploaded).
+          json = parseJsonText(replaceForms(answered.bytes.toString('utf8'), echoed));
+          (request.logger ?? this.options.logger)?.warn(
+            { endpoint: request.endpoint },
+            `${request.endpoint}: the answer held the access token this request carried, as a proxy or a server that echoes its requests would put it; it is kept with [REDACTED] in its place`,
+          );
+        } else {
+          json = parseJsonBytes(answered.bytes);
+        }
         // Not made for the answer callers only read the JSON of (a 200 whose JSON was read): any
         // other may become an error's message (the token endpoint takes any status but 200 for one).
         text = status === 200 && json !== undefined ? undefined : textOf(answered.bytes);
@@ -677,6 +689,21 @@ function whoToBlame(request: HttpRequest, failure: TransientFailure, throttled: 
     return 'Apple is throttling this API account: try again later, and run less often if it keeps happening.';
   }
   return 'Apple may be having trouble; the next run will try again.';
+}
+
+/** The forms of the access token a request carried that its answer holds (see `secretFormsIn`). */
+function echoedToken(request: HttpRequest, bytes: Buffer): string[] {
+  const authorization = request.headers?.authorization;
+  if (!authorization?.startsWith('Bearer ')) return [];
+  return secretFormsIn(bytes, authorization.slice('Bearer '.length));
+}
+
+function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseUrl(text: string, base?: string): URL | undefined {
