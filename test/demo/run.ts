@@ -78,6 +78,12 @@ function run(
   });
 }
 
+const exists = (file: string): Promise<boolean> =>
+  fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+
 async function main(): Promise<void> {
   const devices = Number(process.env.DEMO_DEVICES || DEFAULT_DEVICES);
   if (!Number.isInteger(devices) || devices < 1) {
@@ -107,6 +113,12 @@ async function main(): Promise<void> {
       ...blankOptionalSettings(credentials),
       ...credentials,
       LOG_LEVEL: process.env.LOG_LEVEL || 'warn',
+      // ts-node looks for a tsconfig.json from the project directory up; one outside this
+      // repository without its own would compile `src/` with TypeScript's defaults, which refuse
+      // this project's settings (TS5109; found by a review).
+      ...(process.env.TS_NODE_PROJECT || (await exists(path.join(project, 'tsconfig.json')))
+        ? {}
+        : { TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') }),
     };
     console.log('Collecting the way `npm start` does...');
     // A LOG_LEVEL the user chose means they want to see the collector's log, so it is shown.
