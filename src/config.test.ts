@@ -50,6 +50,62 @@ describe('parseConfig', () => {
     });
   });
 
+  const SCHOOL_ID = CLIENT_ID.replace('BUSINESSAPI', 'SCHOOLAPI');
+
+  it.each([
+    [CLIENT_ID, 'https://api-school.apple.com', 'Apple School Manager', 'Apple Business Manager'],
+    [
+      SCHOOL_ID,
+      'https://api-business.apple.com/v1',
+      'Apple Business Manager',
+      'Apple School Manager',
+    ],
+  ])(
+    'refuses, for the Client ID %s, apiBaseUrl %s: the API of the other kind of account',
+    (clientId, apiBaseUrl, other, own) => {
+      const error = errorOf({ clientId, apiBaseUrl });
+      expect(error.message).toContain(
+        `apiBaseUrl (API_BASE_URL) is the API of ${other} (${new URL(apiBaseUrl).origin}), but the Client ID is one of ${own}`,
+      );
+      expect(error.message).toContain('leave it empty');
+    },
+  );
+
+  it("accepts the API of the Client ID's own kind, and names the School one to a School account", () => {
+    expect(
+      parseConfig(config({ clientId: SCHOOL_ID, apiBaseUrl: 'https://api-school.apple.com/v1/' }))
+        .apiBaseUrl,
+    ).toBe('https://api-school.apple.com');
+    expect(errorOf({ clientId: SCHOOL_ID, apiBaseUrl: 'api school' }).message).toContain(
+      'Expected an absolute URL such as https://api-school.apple.com.',
+    );
+  });
+
+  it('names Apple School Manager, not Business Manager, to a School account once its Client ID says so', () => {
+    const school = (overrides: Partial<IntegrationConfig>) =>
+      errorOf({ clientId: SCHOOL_ID, ...overrides }).message;
+    for (const message of [
+      school({ keyId: '' }),
+      school({ keyId: '00000000-0000-0000-0000-000000000000' }),
+      school({ keyId: 'a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5\u200b' }),
+      school({ privateKey: 'garbage' }),
+    ]) {
+      expect(message).toContain('Apple School Manager');
+      expect(message).not.toContain('Apple Business Manager');
+    }
+    // Before the Client ID says which, both are named.
+    expect(errorOf({ clientId: '' }).message).toContain(
+      'Apple Business Manager (or Apple School Manager)',
+    );
+  });
+
+  it("says that .env.example's private key is still its placeholder", () => {
+    const placeholder = '"-----BEGIN EC PRIVATE KEY-----\\n...\\n-----END EC PRIVATE KEY-----"';
+    expect(errorOf({ privateKey: placeholder }).message).toContain(
+      'privateKey (PRIVATE_KEY) is still the placeholder of .env.example',
+    );
+  });
+
   it.each(['clientId', 'keyId', 'privateKey'] as const)('names the missing field %s', (field) => {
     for (const missing of [undefined, '', '   ']) {
       const error = errorOf({ [field]: missing });
@@ -171,7 +227,7 @@ describe('parseConfig', () => {
       [
         'an OpenSSH key',
         '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ==\n-----END OPENSSH PRIVATE KEY-----',
-        /is an OpenSSH key; Apple Business Manager API keys are EC P-256 keys/,
+        /is an OpenSSH key; Apple.s API keys are EC P-256 keys/,
       ],
       [
         'a certificate',

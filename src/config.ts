@@ -143,19 +143,31 @@ function refuseNonScalar(field: keyof IntegrationConfig & string, value: unknown
   );
 }
 
+/** Where an account of each kind is managed, as messages name it. */
+export const MANAGER: Record<AccountKind, string> = {
+  business: 'Apple Business Manager',
+  school: 'Apple School Manager',
+};
+/** The same, before the Client ID has said which. */
+const EITHER_MANAGER = 'Apple Business Manager (or Apple School Manager)';
+
 /** The UUID `.env.example` holds where the Client ID's and the Key ID's go. */
 const PLACEHOLDER_UUID = '00000000-0000-0000-0000-000000000000';
 
-function required(config: Partial<IntegrationConfig>, field: 'clientId' | 'keyId'): string {
+function required(
+  config: Partial<IntegrationConfig>,
+  field: 'clientId' | 'keyId',
+  manager = EITHER_MANAGER,
+): string {
   const value = fieldText(config, field);
   if (!value) {
     throw new IntegrationValidationError(
-      `Missing ${describeField(field)}: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
+      `Missing ${describeField(field)}: copy it from the API account's page in ${manager} (Preferences > API).`,
     );
   }
   if (value.includes(PLACEHOLDER_UUID)) {
     throw new IntegrationValidationError(
-      `${describeField(field)} is still the placeholder of .env.example: copy it from the API account's page in Apple Business Manager (Preferences > API).`,
+      `${describeField(field)} is still the placeholder of .env.example: copy it from the API account's page in ${manager} (Preferences > API).`,
     );
   }
   return stripQuotes(value);
@@ -183,14 +195,14 @@ function shown(value: string): string {
  * ASCII (a zero-width space, a Cyrillic letter, an en dash from a word processor), by position
  * and code point, since the quoted value shows nothing wrong. Empty when there is none.
  */
-function lookalikeNote(value: string): string {
+function lookalikeNote(value: string, manager = EITHER_MANAGER): string {
   if (value.length > MAX_SHOWN_LENGTH) return '';
   const chars = [...value];
   const at = chars.findIndex((char) => char > '~' || char < ' ');
   if (at < 0) return '';
   const code = chars[at].codePointAt(0) ?? 0;
   const name = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-  return ` Its character ${at + 1} is ${name}, not a plain letter, digit or dash, though it may look like one: type the value again or copy it from Apple Business Manager.`;
+  return ` Its character ${at + 1} is ${name}, not a plain letter, digit or dash, though it may look like one: type the value again or copy it from ${manager}.`;
 }
 
 function stripQuotes(value: string): string {
@@ -223,13 +235,13 @@ function shownUrl(value: string): string {
  * own credentials only, and would otherwise send those in every request (or, for the API, drop
  * them silently); a query would show in every network error's message.
  */
-function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
+function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string, example: string): URL {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw new IntegrationValidationError(
-      `${describeField(field)} is not a valid URL: ${shownUrl(value)}. Expected an absolute URL such as ${field === 'tokenUrl' ? DEFAULT_TOKEN_URL : 'https://api-business.apple.com'}.`,
+      `${describeField(field)} is not a valid URL: ${shownUrl(value)}. Expected an absolute URL such as ${example}.`,
     );
   }
   if (url.username || url.password) {
@@ -261,8 +273,19 @@ function parseUrl(field: 'apiBaseUrl' | 'tokenUrl', value: string): URL {
   );
 }
 
-function parseApiBaseUrl(value: string): string {
-  const url = parseUrl('apiBaseUrl', value);
+function parseApiBaseUrl(value: string, account: (typeof ACCOUNT_KINDS)[string]): string {
+  const url = parseUrl('apiBaseUrl', value, account.api);
+  // Apple's API for the other kind of account: certain to fail, and only once a run is under way,
+  // since the configuration check signs in at the token endpoint alone (found by a review).
+  const other = Object.entries(ACCOUNT_KINDS).find(
+    ([, kind]) => kind !== account && new URL(kind.api).host === url.host,
+  );
+  if (other) {
+    const [prefix, kind] = other;
+    throw new IntegrationValidationError(
+      `${describeField('apiBaseUrl')} is the API of ${MANAGER[kind.kind]} (${kind.api}), but the Client ID is one of ${MANAGER[account.kind]} (not ${prefix}.): leave it empty, and the API the Client ID belongs to is used (${account.api}).`,
+    );
+  }
   // The contract says "without /v1"; accept it anyway since it is the obvious thing to paste.
   const path = url.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
   return `${url.origin}${path}`;
@@ -331,10 +354,11 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
   }
   const account = ACCOUNT_KINDS[match[1]];
 
-  const keyId = required(config, 'keyId');
+  const manager = MANAGER[account.kind];
+  const keyId = required(config, 'keyId', manager);
   if (!KEY_ID_PATTERN.test(keyId)) {
     throw new IntegrationValidationError(
-      `${describeField('keyId')} ${shown(keyId)} is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.${lookalikeNote(keyId)}`,
+      `${describeField('keyId')} ${shown(keyId)} is not a Key ID. Expected a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx), as shown beside the key on the API account's page; it is not the Client ID.${lookalikeNote(keyId, manager)}`,
     );
   }
   if (clientId.toLowerCase().endsWith(`.${keyId.toLowerCase()}`)) {
@@ -346,7 +370,7 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
   if (config.privateKey !== undefined && config.privateKey !== null) {
     refuseNonScalar('privateKey', config.privateKey);
   }
-  const privateKey = loadPrivateKey(config.privateKey, describeField('privateKey'));
+  const privateKey = loadPrivateKey(config.privateKey, describeField('privateKey'), manager);
 
   const apiBaseUrlText = fieldText(config, 'apiBaseUrl');
   const tokenUrlText = fieldText(config, 'tokenUrl');
@@ -357,9 +381,11 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
     privateKey,
     kind: account.kind,
     scope: account.scope,
-    apiBaseUrl: apiBaseUrlText ? parseApiBaseUrl(stripQuotes(apiBaseUrlText)) : account.api,
+    apiBaseUrl: apiBaseUrlText
+      ? parseApiBaseUrl(stripQuotes(apiBaseUrlText), account)
+      : account.api,
     tokenUrl: tokenUrlText
-      ? parseUrl('tokenUrl', stripQuotes(tokenUrlText)).toString()
+      ? parseUrl('tokenUrl', stripQuotes(tokenUrlText), DEFAULT_TOKEN_URL).toString()
       : DEFAULT_TOKEN_URL,
     organization: {
       name: organizationDetail(config, 'organizationName'),

@@ -78,7 +78,7 @@ const OAUTH_ERROR_HINTS = new Map([
   ],
   [
     'unauthorized_client',
-    'the API account is not allowed to use this grant: check that it is enabled in Apple Business Manager',
+    'the API account is not allowed to use this grant: check that it is enabled in Apple Business Manager (or Apple School Manager)',
   ],
 ]);
 

@@ -19,7 +19,7 @@ const config = parseConfig({
 
 type ApiHandler = (url: URL, call: number) => FakeAnswer | Promise<FakeAnswer>;
 
-function client(api: ApiHandler) {
+function client(api: ApiHandler, given = config) {
   let tokens = 0;
   const fetch = fakeFetch((url, _, call) => {
     if (url.pathname === '/auth/oauth2/token') {
@@ -31,7 +31,7 @@ function client(api: ApiHandler) {
   const clock = virtualClock();
   return {
     fetch,
-    client: new AbmClient({ config, http: { fetch, ...clock }, now: clock.now }),
+    client: new AbmClient({ config: given, http: { fetch, ...clock }, now: clock.now }),
   };
 }
 
@@ -653,7 +653,16 @@ describe('AbmClient authorization', () => {
       body: { errors: [{ status: '403', code: 'FORBIDDEN', detail: 'Not allowed' }] },
     }));
     await expect(collect(c.iterateMdmServers())).rejects.toThrow(
-      /authorization failed at GET \/v1\/mdmServers: 403 FORBIDDEN: Not allowed\. The API account lacks the privilege/,
+      /authorization failed at GET \/v1\/mdmServers: 403 FORBIDDEN: Not allowed\. The API account lacks the privilege for this resource: check its role in Apple Business Manager/,
+    );
+    // A School account's role is in Apple School Manager.
+    const school = { ...config, kind: 'school' as const, scope: 'school.api' as const };
+    const { client: s } = client(
+      () => ({ status: 403, body: { errors: [{ status: '403', code: 'FORBIDDEN' }] } }),
+      school,
+    );
+    await expect(collect(s.iterateMdmServers())).rejects.toThrow(
+      /check its role in Apple School Manager \(Preferences > API\)/,
     );
   });
 });

@@ -3,7 +3,7 @@ import {
   IntegrationProviderAuthenticationError,
 } from '@jupiterone/integration-sdk-core';
 
-import { AbmConfig } from '../config';
+import { AbmConfig, MANAGER } from '../config';
 import { TokenProvider } from './auth';
 import { readAhead } from './readAhead';
 import {
@@ -75,6 +75,8 @@ export class AbmClient {
   readonly transport: HttpTransport;
   readonly auth: TokenProvider;
   private readonly apiBaseUrl: string;
+  /** Where the account is managed, as messages name it. */
+  private readonly manager: string;
   private logger?: TransportLogger;
   /**
    * What every view of this client shares with it (`withLogger`): the authentication error that
@@ -105,6 +107,7 @@ export class AbmClient {
         ),
     });
     this.apiBaseUrl = options.config.apiBaseUrl;
+    this.manager = MANAGER[options.config.kind];
   }
 
   /** The logger of requests made for no step in particular: the token's, and any view's default. */
@@ -313,8 +316,7 @@ export class AbmClient {
       throw new IntegrationProviderAPIError({
         endpoint,
         status: 200,
-        statusText:
-          'the answer is not a JSON:API list (no "data" array); check that apiBaseUrl (API_BASE_URL) points at the Apple Business Manager API',
+        statusText: `the answer is not a JSON:API list (no "data" array); check that apiBaseUrl (API_BASE_URL) points at the ${this.manager} API`,
       });
     }
     return document;
@@ -369,7 +371,11 @@ export class AbmClient {
         return response.json;
       }
       if (response.status !== 401) {
-        throw toProviderError({ endpoint }, response, hintFor(response.status, path, query));
+        throw toProviderError(
+          { endpoint },
+          response,
+          hintFor(response.status, path, query, this.manager),
+        );
       }
       const stale = !this.auth.isCurrent(token) || this.auth.wasAccepted(token);
       if (stale && replaced < MAX_TOKEN_REPLACEMENTS) {
@@ -388,15 +394,15 @@ export class AbmClient {
       throw new IntegrationProviderAuthenticationError({
         endpoint,
         status: 401,
-        statusText: `${toProviderError({ endpoint }, response).statusText}. ${why}: check that the API account is still active in Apple Business Manager`,
+        statusText: `${toProviderError({ endpoint }, response).statusText}. ${why}: check that the API account is still active in ${this.manager}`,
       });
     }
   }
 }
 
-function hintFor(status: number, path: string, query: Query): string | undefined {
+function hintFor(status: number, path: string, query: Query, manager: string): string | undefined {
   if (status === 403) {
-    return 'The API account lacks the privilege for this resource: check its role in Apple Business Manager (Preferences > API)';
+    return `The API account lacks the privilege for this resource: check its role in ${manager} (Preferences > API)`;
   }
   // One server's list missing while the server list named it: the server went away during the
   // run (found by a review: the hint named the override, which the other lists showed right).

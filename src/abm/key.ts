@@ -30,13 +30,19 @@ export function normalizePem(value: string): string {
     .trim();
 }
 
-function invalid(field: string, problem: string): IntegrationValidationError {
+/** How a key's error names its field, and where its account is managed. */
+interface KeyField {
+  field: string;
+  manager: string;
+}
+
+function invalid({ field, manager }: KeyField, problem: string): IntegrationValidationError {
   return new IntegrationValidationError(
-    `${field} ${problem} Paste the whole .pem file downloaded for this API account in Apple Business Manager (Preferences > API), from -----BEGIN to -----END. If it is lost, generate a new key there.`,
+    `${field} ${problem} Paste the whole .pem file downloaded for this API account in ${manager} (Preferences > API), from -----BEGIN to -----END. If it is lost, generate a new key there.`,
   );
 }
 
-function refuseLabel(field: string, label: string, body: string): void {
+function refuseLabel(field: KeyField, label: string, body: string): void {
   if (label.includes('ENCRYPTED') || /Proc-Type:\s*4,ENCRYPTED/.test(body)) {
     throw invalid(
       field,
@@ -50,10 +56,10 @@ function refuseLabel(field: string, label: string, body: string): void {
     throw invalid(field, 'is a public key; the integration needs the private key.');
   }
   if (label === 'RSA PRIVATE KEY') {
-    throw invalid(field, 'is an RSA key; Apple Business Manager API keys are EC P-256 keys.');
+    throw invalid(field, "is an RSA key; Apple's API keys are EC P-256 keys.");
   }
   if (label === 'OPENSSH PRIVATE KEY') {
-    throw invalid(field, 'is an OpenSSH key; Apple Business Manager API keys are EC P-256 keys.');
+    throw invalid(field, "is an OpenSSH key; Apple's API keys are EC P-256 keys.");
   }
 }
 
@@ -95,7 +101,12 @@ function parseDer(der: Buffer): KeyObject | undefined {
  * checks that it is an EC P-256 key. Error messages describe the problem and
  * never contain key material.
  */
-export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)'): KeyObject {
+export function loadPrivateKey(
+  value: unknown,
+  fieldName = 'privateKey (PRIVATE_KEY)',
+  manager = 'Apple Business Manager',
+): KeyObject {
+  const field: KeyField = { field: fieldName, manager };
   if (typeof value !== 'string' || value.trim() === '') {
     throw invalid(field, 'is missing.');
   }
@@ -110,7 +121,7 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
     // A value on several lines cut after its first: what a .env loader without multi-line values
     // (the SDK's) makes of a key pasted as is.
     throw new IntegrationValidationError(
-      `${field} is only its first line (-----BEGIN ...-----): the rest of the key did not arrive. In .env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n (PRIVATE_KEY="-----BEGIN PRIVATE KEY-----\\nMIG...\\n-----END PRIVATE KEY-----"), or set PRIVATE_KEY in the environment.`,
+      `${field.field} is only its first line (-----BEGIN ...-----): the rest of the key did not arrive. In .env, a value cannot span lines: write the key on one line in double quotes, with each line break as \\n (PRIVATE_KEY="-----BEGIN PRIVATE KEY-----\\nMIG...\\n-----END PRIVATE KEY-----"), or set PRIVATE_KEY in the environment.`,
     );
   }
   const blocks = [...pem.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1], body: m[2] }));
@@ -154,6 +165,13 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
   if (!keyBlock) {
     throw invalid(field, `holds a "${candidates[0].label}" block, not a private key.`);
   }
+  if (keyBlock.body.trim() === '...') {
+    // `.env.example`'s stand-in, which would otherwise read as a damaged key (found by a review).
+    throw invalid(
+      field,
+      'is still the placeholder of .env.example (-----BEGIN ...-----, "...", -----END ...-----): paste the key itself in its place.',
+    );
+  }
   const base64 = keyBlock.body.replace(/\s+/g, '');
   if (!BASE64_BODY.test(base64) || base64.length % 4 !== 0) {
     throw invalid(field, 'is damaged: the text between the BEGIN and END lines is not base64.');
@@ -165,7 +183,7 @@ export function loadPrivateKey(value: unknown, field = 'privateKey (PRIVATE_KEY)
   if (key.asymmetricKeyType !== 'ec') {
     throw invalid(
       field,
-      `is an ${String(key.asymmetricKeyType).toUpperCase()} key; Apple Business Manager API keys are EC P-256 keys.`,
+      `is an ${String(key.asymmetricKeyType).toUpperCase()} key; Apple's API keys are EC P-256 keys.`,
     );
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;

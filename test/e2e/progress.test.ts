@@ -90,7 +90,7 @@ describe('what a run tells the person watching it', () => {
       paceIntervalMs: 0,
     });
     expect(line.message).toBe(
-      `Requests: ${sandbox.stats().totalRequests} sent (retries included), 1 access tokens issued; 0 answered 429, 0 retried, 0 s waiting to retry; 0 s of the 1800 s retry budget spent (0%); unpaced.`,
+      `Requests: ${sandbox.stats().totalRequests} sent (retries included), 1 access token issued; 0 answered 429, 0 retried, 0 s waiting to retry; 0 s of the 1800 s retry budget spent (0%); unpaced.`,
     );
 
     // Throttled, and the device step failing for good: the line still comes, and says so.

@@ -150,7 +150,7 @@ function logRequestSummary(logger: IntegrationLogger, client: AbmClient): void {
       retryBudgetMs: budget.totalMs,
       paceIntervalMs: Math.round(pace),
     },
-    `Requests: ${requests} sent (retries included), ${client.auth.tokensIssued} access tokens issued; ${throttled} answered 429, ${retries} retried, ${seconds(retryWaitMs)} waiting to retry${pausedMs >= 500 ? `, every request held ${seconds(pausedMs)} by Retry-After pauses` : ''}; ${seconds(spentMs)} of the ${seconds(budget.totalMs)} retry budget spent (${share}%); ${pace > 0 ? `paced at one request every ${Math.round(pace)} ms` : 'unpaced'}.`,
+    `Requests: ${requests} sent (retries included), ${client.auth.tokensIssued} access token${client.auth.tokensIssued === 1 ? '' : 's'} issued; ${throttled} answered 429, ${retries} retried, ${seconds(retryWaitMs)} waiting to retry${pausedMs >= 500 ? `, every request held ${seconds(pausedMs)} by Retry-After pauses` : ''}; ${seconds(spentMs)} of the ${seconds(budget.totalMs)} retry budget spent (${share}%); ${pace > 0 ? `paced at one request every ${Math.round(pace)} ms` : 'unpaced'}.`,
   );
 }
 
