@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'child_process';
 import { join } from 'path';
-import { parseArgs, UsageError } from './cli';
+import { envText, parseArgs, UsageError } from './cli';
 import { getToken, apiGet } from './helpers';
 import { isLoopbackHost, startSandbox, type Sandbox, type SandboxAccount } from './index';
 
@@ -173,6 +173,33 @@ describe('sandbox CLI', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/not a loopback address.*--allow-remote/);
+  });
+
+  it('with --school, prints the School account as the .env lines and the Business one as comments', async () => {
+    expect(parseArgs(['--school']).school).toBe(true);
+    expect(parseArgs([]).school).toBe(false);
+    const sandbox = await startSandbox({ devices: 5, seed: 4 });
+    try {
+      const lines = envText(sandbox, true).split('\n');
+      expect(lines[0]).toMatch(/, the School account$/);
+      const env = parseEnv(lines);
+      expect(env).toEqual({
+        CLIENT_ID: sandbox.schoolCredentials.clientId,
+        KEY_ID: sandbox.schoolCredentials.keyId,
+        PRIVATE_KEY: sandbox.schoolCredentials.privateKey.trim(),
+        API_BASE_URL: sandbox.apiBaseUrl,
+        TOKEN_URL: sandbox.tokenUrl,
+      });
+      const business = parseEnv(
+        lines.filter((line) => line.startsWith('# ')).map((line) => line.slice(2)),
+      );
+      expect(business.CLIENT_ID).toBe(sandbox.credentials.clientId);
+      expect(lines).toContain(
+        '# Business account (scope business.api), same API_BASE_URL and TOKEN_URL:',
+      );
+    } finally {
+      await sandbox.stop();
+    }
   });
 
   it('prints .env lines by default that a collector can use, School credentials as comments', async () => {

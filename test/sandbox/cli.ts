@@ -10,6 +10,7 @@ import {
   startSandbox,
   validateDataQuirks,
   validateFaultConfig,
+  type Sandbox,
   type SandboxOptions,
 } from './index';
 import type { FaultConfig, LatencyRule } from './types';
@@ -30,6 +31,7 @@ const USAGE = `Usage: npm run sandbox -- [options]
   --quirks JSON       DataQuirks
   --json              print one JSON line {apiBaseUrl, tokenUrl, credentials, schoolCredentials}
                       (default: .env lines; the School account's as comments)
+  --school            .env lines for the School account, the Business account's as comments
   --stats-on-exit     print the statistics as JSON on stderr when stopping
   --help`;
 
@@ -43,11 +45,13 @@ function fail(message: string): never {
 export function parseArgs(argv: string[]): {
   options: SandboxOptions;
   json: boolean;
+  school: boolean;
   statsOnExit: boolean;
   help: boolean;
 } {
   const options: SandboxOptions = {};
   let json = false;
+  let school = false;
   let statsOnExit = false;
   let help = false;
   let faults: FaultConfig = {};
@@ -121,6 +125,9 @@ export function parseArgs(argv: string[]): {
         options.quirks = quirks;
         break;
       }
+      case '--school':
+        school = true;
+        break;
       case '--json':
         json = true;
         break;
@@ -156,10 +163,39 @@ export function parseArgs(argv: string[]): {
         'and anyone who reaches the port can change faults: add --allow-remote to do it anyway',
     );
   }
-  return { options, json, statsOnExit, help };
+  return { options, json, school, statsOnExit, help };
 }
 
 /** One-line PEM with literal \n, the way keys usually travel in .env files. */
+/**
+ * The `.env` lines for one account (the Business one, or the School one with `--school`), and the
+ * other account's as comments.
+ */
+export function envText(
+  sandbox: Pick<Sandbox, 'apiBaseUrl' | 'tokenUrl' | 'credentials' | 'schoolCredentials' | 'fleet'>,
+  school: boolean,
+): string {
+  const [used, other] = school
+    ? [sandbox.schoolCredentials, sandbox.credentials]
+    : [sandbox.credentials, sandbox.schoolCredentials];
+  const lines = (account: typeof used, prefix: string): string[] => [
+    `${prefix}CLIENT_ID=${account.clientId}`,
+    `${prefix}KEY_ID=${account.keyId}`,
+    `${prefix}PRIVATE_KEY=${envValue(account.privateKey)}`,
+  ];
+  const otherName = school ? 'Business' : 'School';
+  return [
+    `# ABM sandbox: ${sandbox.fleet.deviceCount} devices, ${sandbox.fleet.servers.length} servers, seed ${sandbox.fleet.seed}${school ? ', the School account' : ''}`,
+    `# stats: curl ${sandbox.apiBaseUrl}/__sandbox/stats`,
+    ...lines(used, ''),
+    `API_BASE_URL=${sandbox.apiBaseUrl}`,
+    `TOKEN_URL=${sandbox.tokenUrl}`,
+    `# ${otherName} account (scope ${other.scope}), same API_BASE_URL and TOKEN_URL:`,
+    ...lines(other, '# '),
+    '',
+  ].join('\n');
+}
+
 function envValue(pem: string): string {
   return `"${pem.trim().replace(/\n/g, '\\n')}"`;
 }
@@ -177,7 +213,7 @@ async function main(): Promise<void> {
     if (error instanceof UsageError) usageExit(error.message);
     throw error;
   }
-  const { options, json, statsOnExit, help } = args;
+  const { options, json, school, statsOnExit, help } = args;
   if (help) {
     console.log(USAGE);
     process.exit(0);
@@ -194,33 +230,17 @@ async function main(): Promise<void> {
         'endpoints, and the credentials printed here are valid there',
     );
   }
-  const { credentials, schoolCredentials } = sandbox;
   if (json) {
     process.stdout.write(
       `${JSON.stringify({
         apiBaseUrl: sandbox.apiBaseUrl,
         tokenUrl: sandbox.tokenUrl,
-        credentials,
+        credentials: sandbox.credentials,
         schoolCredentials: sandbox.schoolCredentials,
       })}\n`,
     );
   } else {
-    process.stdout.write(
-      [
-        `# ABM sandbox: ${sandbox.fleet.deviceCount} devices, ${sandbox.fleet.servers.length} servers, seed ${sandbox.fleet.seed}`,
-        `# stats: curl ${sandbox.apiBaseUrl}/__sandbox/stats`,
-        `CLIENT_ID=${credentials.clientId}`,
-        `KEY_ID=${credentials.keyId}`,
-        `PRIVATE_KEY=${envValue(credentials.privateKey)}`,
-        `API_BASE_URL=${sandbox.apiBaseUrl}`,
-        `TOKEN_URL=${sandbox.tokenUrl}`,
-        `# School account (scope ${schoolCredentials.scope}), same API_BASE_URL and TOKEN_URL:`,
-        `# CLIENT_ID=${schoolCredentials.clientId}`,
-        `# KEY_ID=${schoolCredentials.keyId}`,
-        `# PRIVATE_KEY=${envValue(schoolCredentials.privateKey)}`,
-        '',
-      ].join('\n'),
-    );
+    process.stdout.write(envText(sandbox, school));
   }
   let stopping = false;
   const stop = (): void => {
