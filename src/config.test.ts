@@ -60,12 +60,20 @@ describe('parseConfig', () => {
       'Apple Business Manager',
       'Apple School Manager',
     ],
+    // Another spelling of the same host: a trailing dot, a port.
+    [CLIENT_ID, 'https://api-school.apple.com.', 'Apple School Manager', 'Apple Business Manager'],
+    [
+      CLIENT_ID,
+      'https://api-school.apple.com:8443',
+      'Apple School Manager',
+      'Apple Business Manager',
+    ],
   ])(
     'refuses, for the Client ID %s, apiBaseUrl %s: the API of the other kind of account',
     (clientId, apiBaseUrl, other, own) => {
       const error = errorOf({ clientId, apiBaseUrl });
       expect(error.message).toContain(
-        `apiBaseUrl (API_BASE_URL) is the API of ${other} (${new URL(apiBaseUrl).origin}), but the Client ID is one of ${own}`,
+        `apiBaseUrl (API_BASE_URL) is the API of ${other} (https://api-${other.includes('School') ? 'school' : 'business'}.apple.com), but the Client ID is one of ${own}`,
       );
       expect(error.message).toContain('leave it empty');
     },

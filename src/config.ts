@@ -277,8 +277,10 @@ function parseApiBaseUrl(value: string, account: (typeof ACCOUNT_KINDS)[string])
   const url = parseUrl('apiBaseUrl', value, account.api);
   // Apple's API for the other kind of account: certain to fail, and only once a run is under way,
   // since the configuration check signs in at the token endpoint alone (found by a review).
+  // By host name alone, its trailing dot dropped: any port or spelling of the host is the same API.
+  const host = url.hostname.replace(/\.$/, '');
   const other = Object.entries(ACCOUNT_KINDS).find(
-    ([, kind]) => kind !== account && new URL(kind.api).host === url.host,
+    ([, kind]) => kind !== account && new URL(kind.api).hostname === host,
   );
   if (other) {
     const [prefix, kind] = other;

@@ -269,6 +269,27 @@ describe('TokenProvider', () => {
     await expect(refused).rejects.not.toThrow(/not an OAuth error/);
   });
 
+  it.each([
+    ['business.api', 'Apple Business Manager'],
+    ['school.api', 'Apple School Manager'],
+  ] as const)(
+    'names where a %s account is enabled when Apple refuses its grant',
+    async (scope, manager) => {
+      const fetch = fakeFetch(() => ({ status: 400, body: { error: 'unauthorized_client' } }));
+      const clock = virtualClock();
+      const http = new HttpTransport({ fetch, ...clock });
+      const tokens = new TokenProvider({
+        config: { ...config, scope },
+        http,
+        now: clock.now,
+        sleep: clock.sleep,
+      });
+      await expect(tokens.getToken()).rejects.toThrow(
+        `the API account is not allowed to use this grant: check that it is enabled in ${manager}`,
+      );
+    },
+  );
+
   it.each(['toString', 'constructor', '__proto__'])(
     'adds no hint for the OAuth error %s, which it does not know',
     async (error) => {
@@ -314,10 +335,11 @@ describe('TokenProvider', () => {
   it('never quotes the token in the refusal of a token type that holds it', async () => {
     const token = 'Zk9QbTF2TDJoVWVYQmxjajByTjNwWGNWSjQ';
     const echo = provider(() => ({
-      body: { access_token: token, token_type: `Bearer ${token.slice(0, 30)}` },
+      // Not after "Bearer ", where a pattern would hide it registered or not.
+      body: { access_token: token, token_type: `mac ${token.slice(0, 30)}` },
     }));
     const error = await echo.tokens.getToken().catch((e) => e);
-    expect(error.message).toMatch(/a token of type "Bearer \[REDACTED\]", not Bearer/);
+    expect(error.message).toMatch(/a token of type "mac \[REDACTED\]", not Bearer/);
     expect(error.message).not.toContain(token.slice(0, 12));
   });
 });

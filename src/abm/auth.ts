@@ -78,7 +78,7 @@ const OAUTH_ERROR_HINTS = new Map([
   ],
   [
     'unauthorized_client',
-    'the API account is not allowed to use this grant: check that it is enabled in Apple Business Manager (or Apple School Manager)',
+    'the API account is not allowed to use this grant: check that it is enabled in {manager}',
   ],
 ]);
 
@@ -238,7 +238,11 @@ export class TokenProvider {
       const error = typeof json?.error === 'string' ? json.error : undefined;
       // Apple's token endpoint answers its refusals as OAuth errors; anything else came from
       // somewhere else (a wrong path, the API's host, a proxy), whatever its status says.
-      const hint = error ? OAUTH_ERROR_HINTS.get(error) : NOT_AN_OAUTH_ANSWER;
+      const manager = scope === 'school.api' ? 'Apple School Manager' : 'Apple Business Manager';
+      const hint = (error ? OAUTH_ERROR_HINTS.get(error) : NOT_AN_OAUTH_ANSWER)?.replace(
+        '{manager}',
+        manager,
+      );
       const statusText = describeErrorBody(response) + (hint ? `. ${hint}` : '');
       if (response.status === 400 && this.issued > 0 && !CREDENTIAL_ERRORS.has(error ?? '')) {
         // Thrown once the renewal has been asked again (RENEWAL_RETRY_WAITS_MS) and refused.
@@ -281,7 +285,7 @@ export class TokenProvider {
       throw new IntegrationProviderAPIError({
         endpoint,
         status: response.status,
-        statusText: `the token endpoint answered a token of type ${JSON.stringify(redactSecrets(String(tokenType).slice(0, 40)))}, not Bearer; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
+        statusText: `the token endpoint answered a token of type ${JSON.stringify(redactSecrets(String(tokenType).slice(0, 1000)).slice(0, 40))}, not Bearer; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
       });
     }
     const expiresInMs = readExpiresIn(json?.expires_in) * 1000;

@@ -852,14 +852,16 @@ describe('toProviderError', () => {
       };
       const echo = (shape: (t: string) => string) =>
         fakeFetch(() => ({
-          text: JSON.stringify({
+          // With a byte order mark, which the parse drops (found by a review: the echo's own
+          // parse did not, and the page failed as unreadable).
+          text: `\ufeff${JSON.stringify({
             data: [
               {
                 id: 'C02X',
                 links: { self: `https://proxy.test/v1/orgDevices/C02X?t=${shape(token)}` },
               },
             ],
-          }).replace(/\//g, '\\/'),
+          }).replace(/\//g, '\\/')}`,
         }));
       for (const shape of [(t: string) => t, encodeURIComponent]) {
         const { t } = transport(echo(shape), { logger });
@@ -885,6 +887,15 @@ describe('toProviderError', () => {
       expect(
         (await t.request({ ...request, headers: { authorization: `Bearer ${token}` } })).json,
       ).toEqual({ data: [] });
+      expect(warnings).toHaveLength(2);
+      // A token too short to be a secret is never looked for: it would match innocent data.
+      const short = transport(
+        fakeFetch(() => ({ body: { data: [{ id: 'C02XK1AB' }] } })),
+        { logger },
+      ).t;
+      expect(
+        (await short.request({ ...request, headers: { authorization: 'Bearer C02X' } })).json,
+      ).toEqual({ data: [{ id: 'C02XK1AB' }] });
       expect(warnings).toHaveLength(2);
     } finally {
       forgetSecret(token);

@@ -12,7 +12,7 @@ import {
 import { Body, BodyBuffers, parseJsonBytes, readBody, tailOf, textOf } from './body';
 import { Pacer } from './pacer';
 import { AppleErrorBody } from './types';
-import { redactSecrets, replaceForms, secretFormsIn } from './redact';
+import { holdsSecret, redactDocument, redactSecrets } from './redact';
 
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -609,18 +609,17 @@ export class HttpTransport {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         if (status >= 300 && status < 400) throw redirectError(request, status, headers);
-        const echoed = ok ? echoedToken(request, answered.bytes) : [];
-        if (echoed.length > 0) {
+        json = parseJsonBytes(answered.bytes);
+        const token = ok ? bearerToken(request) : undefined;
+        if (token !== undefined && holdsSecret(answered.bytes, token)) {
           // The answer holds the token this request carried (an echo by a proxy or a server in
           // front of Apple, say in a link): what is kept of it, the graph's raw data included,
           // gets REDACTED instead (found by a review: the token went to the graph, to be uploaded).
-          json = parseJsonText(replaceForms(answered.bytes.toString('utf8'), echoed));
+          json = redactDocument(json, token);
           (request.logger ?? this.options.logger)?.warn(
             { endpoint: request.endpoint },
             `${request.endpoint}: the answer held the access token this request carried, as a proxy or a server that echoes its requests would put it; it is kept with [REDACTED] in its place`,
           );
-        } else {
-          json = parseJsonBytes(answered.bytes);
         }
         // Not made for the answer callers only read the JSON of (a 200 whose JSON was read): any
         // other may become an error's message (the token endpoint takes any status but 200 for one).
@@ -691,19 +690,10 @@ function whoToBlame(request: HttpRequest, failure: TransientFailure, throttled: 
   return 'Apple may be having trouble; the next run will try again.';
 }
 
-/** The forms of the access token a request carried that its answer holds (see `secretFormsIn`). */
-function echoedToken(request: HttpRequest, bytes: Buffer): string[] {
+/** The access token a request carries, if it carries one. */
+function bearerToken(request: HttpRequest): string | undefined {
   const authorization = request.headers?.authorization;
-  if (!authorization?.startsWith('Bearer ')) return [];
-  return secretFormsIn(bytes, authorization.slice('Bearer '.length));
-}
-
-function parseJsonText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined;
 }
 
 function parseUrl(text: string, base?: string): URL | undefined {

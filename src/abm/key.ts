@@ -110,13 +110,13 @@ export function loadPrivateKey(
   if (typeof value !== 'string' || value.trim() === '') {
     throw invalid(field, 'is missing.');
   }
-  if (value.length > MAX_KEY_CHARS) {
+  const pem = normalizePem(value);
+  if (pem.length > MAX_KEY_CHARS) {
     throw invalid(
       field,
-      `is ${Math.round(value.length / 1024)} KB long, far more than a private key: Apple's .pem is under 1 KB.`,
+      `is ${Math.ceil(pem.length / 1024)} KB long, far more than a private key: Apple's .pem is under 1 KB.`,
     );
   }
-  const pem = normalizePem(value);
   if (ONLY_A_BEGIN_LINE.test(pem)) {
     // A value on several lines cut after its first: what a .env loader without multi-line values
     // (the SDK's) makes of a key pasted as is.

@@ -1,4 +1,4 @@
-import { forgetSecret, redactSecrets, registerSecret, replaceForms, secretFormsIn } from './redact';
+import { forgetSecret, holdsSecret, redactDocument, redactSecrets, registerSecret } from './redact';
 
 /** A token as a base64 issuer would make it: `+`, `/` and `=` in it. */
 const TOKEN = 'Zk9+Qm1vL2hUeXBlcj0rN3pXcVJ4/YnVtZk9rZW4=';
@@ -75,21 +75,67 @@ describe('redactSecrets', () => {
   });
 });
 
-describe('secretFormsIn and replaceForms', () => {
-  it('find the forms of a token in an answer, and replace them in its text', () => {
-    registerSecret(TOKEN);
+describe('holdsSecret and redactDocument', () => {
+  /** Percent-encoding of every byte but letters, digits and -._~ (stricter than encodeURIComponent). */
+  const strict = (text: string) =>
+    [...text]
+      .map((c) => (/[A-Za-z0-9\-._~]/.test(c) ? c : `%${c.charCodeAt(0).toString(16)}`))
+      .join('');
+
+  it.each([
+    ['base64, as it is', 'Zk9+Qm1vL2hUeXBlcj0rN3pXcVJ4/YnVtZk9rZW4=', (t: string) => t],
+    ['base64, percent-encoded', 'Zk9+Qm1vL2hUeXBlcj0rN3pXcVJ4/YnVtZk9rZW4=', encodeURIComponent],
+    ['with ! percent-encoded strictly', '9fQ2xL7pR4tV8wZ1bN6mK3jH!5gD0sAqYcE4uI', strict],
+    ['with a quote', 'Zk9QbTF2TDJo"VWVYQmxj', (t: string) => t],
+    ['with a backslash', 'Zk9QbTF2TDJo\\VWVYQmxj', (t: string) => t],
+    ['ending in a backslash', 'Zk9QbTF2TDJoVWVYQmxj\\', (t: string) => t],
+  ])(
+    'finds a token %s in a JSON page, escaped as JSON writers do, and redacts it in the parsed strings only',
+    (_, token, shape) => {
+      registerSecret(token);
+      try {
+        const link = `https://p/x?t=${shape(token)}`;
+        const page = (value: string) => `{"data":[{"id":"C02X","links":{"self":"${value}"}}]}`;
+        const plain = page(JSON.stringify(link).slice(1, -1));
+        const slashes = page(JSON.stringify(link).slice(1, -1).replace(/\//g, '\\/'));
+        // Every character that is not a letter or digit as \u00xx, as some writers escape < > &.
+        const unicode = page(
+          link.replace(
+            /[^A-Za-z0-9\-._~]/g,
+            (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+          ),
+        );
+        for (const text of [plain, slashes, unicode]) {
+          const bytes = Buffer.from(text);
+          expect(holdsSecret(bytes, token)).toBe(true);
+          expect(redactDocument(JSON.parse(text), token)).toEqual({
+            data: [{ id: 'C02X', links: { self: 'https://p/x?t=[REDACTED]' } }],
+          });
+        }
+        expect(holdsSecret(Buffer.from('{"data":[]}'), token)).toBe(false);
+      } finally {
+        forgetSecret(token);
+      }
+    },
+  );
+
+  it('never matches a value too short to be registered, which would match innocent data', () => {
+    registerSecret('C02X');
+    expect(holdsSecret(Buffer.from('{"data":[{"id":"C02XK1AB"}]}'), 'C02X')).toBe(false);
+    expect(redactDocument({ id: 'C02XK1AB' }, 'C02X')).toEqual({ id: 'C02XK1AB' });
+    expect(redactSecrets('C02XK1AB')).toBe('C02XK1AB');
+  });
+
+  it('registers many secrets, each still found (a run registers an assertion for each token request)', () => {
+    const secrets = Array.from({ length: 200 }, (_, i) => `assertion-${i}-${'x'.repeat(400)}`);
     try {
-      const body = JSON.stringify({
-        links: { self: `https://x/y?access_token=${encodeURIComponent(TOKEN)}` },
-      });
-      const forms = secretFormsIn(Buffer.from(body), TOKEN);
-      expect(forms).toEqual([encodeURIComponent(TOKEN)]);
-      expect(JSON.parse(replaceForms(body, forms))).toEqual({
-        links: { self: 'https://x/y?access_token=[REDACTED]' },
-      });
-      expect(secretFormsIn(Buffer.from('{"data":[]}'), TOKEN)).toEqual([]);
+      for (const secret of secrets) registerSecret(secret);
+      // Each still found, the last as the first.
+      expect(redactSecrets(`a ${secrets[0]} b ${secrets[199]} c`)).toBe(
+        'a [REDACTED] b [REDACTED] c',
+      );
     } finally {
-      forgetSecret(TOKEN);
+      for (const secret of secrets) forgetSecret(secret);
     }
   });
 });

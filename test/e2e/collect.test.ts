@@ -345,7 +345,7 @@ describe.each(['business', 'school'] as const)('collection from a %s account', (
 });
 
 describe('collection from a sandbox whose cursors a query must percent-encode', () => {
-  // `+`, `/` and `=` in every cursor: a `+` sent as it is reads as a space, and the sandbox
+  // `+` and `/` in every cursor (`=` in many): a `+` sent as it is reads as a space, and the sandbox
   // refuses the cursor, as a server that decodes its query as a form would.
   it.each([
     ['in meta.paging.nextCursor', {}],

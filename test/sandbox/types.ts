@@ -293,8 +293,9 @@ export interface DataQuirks {
    */
   purchaseSourceUidOnly?: boolean;
   /**
-   * Every list's cursors hold `+`, `/` and `=` (standard base64 behind a `+/`), which a query must
-   * percent-encode: sent as they are, the server reads each `+` as a space and refuses the cursor.
+   * Every list's cursors hold `+` and `/` (standard base64 behind a `+/`, with `=` padding where
+   * its length needs it), which a query must percent-encode: sent as they are, the server reads
+   * each `+` as a space and refuses the cursor.
    */
   cursorsWithReservedCharacters?: boolean;
 }
