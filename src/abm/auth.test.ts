@@ -332,6 +332,16 @@ describe('TokenProvider', () => {
     expect(await lower.tokens.getToken()).toBe('abcdefghijklmnop');
   });
 
+  it('registers each access token it is given, so an echo of it anywhere is hidden', async () => {
+    const token = 'ULIV9qjIjSamOVHCM9dENwY6Nvhms677p-DS318qeH4';
+    const { tokens } = provider(() => ({
+      body: { access_token: token, token_type: 'Bearer', expires_in: 3600 },
+    }));
+    expect(await tokens.getToken()).toBe(token);
+    // Without "Bearer " before it, only its registration can hide it.
+    expect(redactSecrets(`x ${token} y`)).toBe('x [REDACTED] y');
+  });
+
   it('never quotes the token in the refusal of a token type that holds it', async () => {
     const token = 'Zk9QbTF2TDJoVWVYQmxjajByTjNwWGNWSjQ';
     const echo = provider(() => ({

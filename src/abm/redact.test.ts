@@ -66,6 +66,14 @@ describe('redactSecrets', () => {
     }
   });
 
+  it('hides what looks like a credential nobody registered: a bearer token in any case, a JWS without its signature', () => {
+    expect(redactSecrets('authorization: bearer q7Xc29LmN0pRs')).toBe(
+      'authorization: bearer [REDACTED]',
+    );
+    expect(redactSecrets('BEARER q7Xc29LmN0pRs')).toBe('BEARER [REDACTED]');
+    expect(redactSecrets('cut: eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.')).toBe('cut: [REDACTED]');
+  });
+
   it('leaves other text alone, and forgets a secret once told', () => {
     const text =
       'GET /v1/orgDevices: 503 SERVICE_UNAVAILABLE: try again later (request 3f2a1b4c-5d6e-4f70)';

@@ -34,6 +34,16 @@ describe('SkipTally', () => {
     ]);
   });
 
+  it('names 5 examples at most, however many records a reason holds', () => {
+    const { logger, warnings } = recordingLogger();
+    const tally = new SkipTally();
+    for (let i = 1; i <= 10; i++) tally.add('unknown device', `s${i}`);
+    tally.report(logger, 'assignments');
+    expect(warnings).toEqual([
+      '10 assignments left out: unknown device (for example: s1, s2, s3, s4, s5).',
+    ]);
+  });
+
   it.each([
     ['kept without some attributes', 'partial_records'],
     ['linked to more than one MDM server', 'inconsistent_records'],

@@ -108,6 +108,39 @@ describe('convertOrgDevice', () => {
     ).toThrow(/additional/i);
   });
 
+  it('lists an address given as both Wi-Fi and Ethernet once in macAddress', () => {
+    const entity = entityOf({
+      ...device,
+      attributes: {
+        ...device.attributes,
+        wifiMacAddress: 'AA:BB:CC:DD:EE:01',
+        ethernetMacAddress: ['aa:bb:cc:dd:ee:01', 'AA:BB:CC:DD:EE:03'],
+      },
+    });
+    expect(entity.macAddress).toEqual(['aa:bb:cc:dd:ee:01', 'aa:bb:cc:dd:ee:03']);
+  });
+
+  it('takes the release from the single-device answer, which alone carries it', () => {
+    const result = convertOrgDevice(device, {
+      ...device,
+      attributes: { ...device.attributes, releasedFromOrgDateTime: '2025-06-01T00:00:00Z' },
+    });
+    if (!('entity' in result)) throw new Error(result.skipped);
+    expect(result.entity).toMatchObject({
+      status: 'decommissioned',
+      active: false,
+      releasedFromOrgOn: Date.parse('2025-06-01T00:00:00Z'),
+    });
+  });
+
+  it('carries 50 attributes Apple added at most, and keeps the record', () => {
+    const added = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`added${i}`, `v${i}`]));
+    const entity = entityOf({ ...device, attributes: { ...device.attributes, ...added } });
+    const carried = Object.keys(entity).filter((name) => /^added\d+$/.test(name));
+    expect(carried).toHaveLength(50 - 2); // batteryHealth and warrantyEndOn come first
+    expect(entity._key).toContain('C02XL0GFJGH5');
+  });
+
   it('marks released devices decommissioned and inactive', () => {
     const entity = entityOf({
       ...device,
