@@ -332,6 +332,15 @@ describe('TokenProvider', () => {
     expect(await lower.tokens.getToken()).toBe('abcdefghijklmnop');
   });
 
+  it('refuses an access token too short to be told from other text', async () => {
+    const { tokens } = provider(() => ({
+      body: { access_token: 'Ab3xQ9z', token_type: 'Bearer', expires_in: 3600 },
+    }));
+    await expect(tokens.getToken()).rejects.toThrow(
+      /answered an access_token of 7 characters, too short to be Apple's/,
+    );
+  });
+
   it('registers each access token it is given, so an echo of it anywhere is hidden', async () => {
     const token = 'ULIV9qjIjSamOVHCM9dENwY6Nvhms677p-DS318qeH4';
     const { tokens } = provider(() => ({

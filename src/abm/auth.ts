@@ -9,7 +9,7 @@ import {
 
 import { AbmConfig } from '../config';
 import { describeErrorBody, HttpTransport } from './http';
-import { redactSecrets, registerSecret } from './redact';
+import { MIN_SECRET_CHARS, redactSecrets, registerSecret } from './redact';
 
 /** Apple checks `aud` against this fixed value, whatever URL the token is requested from. */
 export const CLIENT_ASSERTION_AUDIENCE = 'https://account.apple.com/auth/oauth2/v2/token';
@@ -280,6 +280,15 @@ export class TokenProvider {
     }
     // Registered before anything about the answer is reported: a message may quote its parts.
     registerSecret(accessToken);
+    if (accessToken.length < MIN_SECRET_CHARS) {
+      // Apple's tokens are far longer; one this short could not be told from other text, so it
+      // could not be kept out of messages and the graph (found by a review).
+      throw new IntegrationProviderAPIError({
+        endpoint,
+        status: response.status,
+        statusText: `the token endpoint answered an access_token of ${accessToken.length} characters, too short to be Apple's; check that tokenUrl (TOKEN_URL) points at Apple's token endpoint`,
+      });
+    }
     const tokenType = json?.token_type;
     if (tokenType !== undefined && String(tokenType).toLowerCase() !== 'bearer') {
       throw new IntegrationProviderAPIError({

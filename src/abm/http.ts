@@ -615,11 +615,14 @@ export class HttpTransport {
           // The answer holds the token this request carried (an echo by a proxy or a server in
           // front of Apple, say in a link): what is kept of it, the graph's raw data included,
           // gets REDACTED instead (found by a review: the token went to the graph, to be uploaded).
-          json = redactDocument(json, token);
-          (request.logger ?? this.options.logger)?.warn(
-            { endpoint: request.endpoint },
-            `${request.endpoint}: the answer held the access token this request carried, as a proxy or a server that echoes its requests would put it; it is kept with [REDACTED] in its place`,
-          );
+          const redacted = redactDocument(json, token);
+          json = redacted.document;
+          if (redacted.changed > 0) {
+            (request.logger ?? this.options.logger)?.warn(
+              { endpoint: request.endpoint },
+              `${request.endpoint}: the answer held the access token this request carried, as a proxy or a server that echoes its requests would put it; it is kept with [REDACTED] in its place`,
+            );
+          }
         }
         // Not made for the answer callers only read the JSON of (a 200 whose JSON was read): any
         // other may become an error's message (the token endpoint takes any status but 200 for one).

@@ -8,22 +8,26 @@
 /** What stands where a secret was. */
 export const REDACTED = '[REDACTED]';
 
-/** The forms a registered secret may take (see `formsOf`). */
-interface Forms {
-  /** As text may hold it: as it is, percent-encoded, with HTML's character references. */
-  text: string[];
-  /** As a JSON document's bytes may hold each of those: its string escapes written out. */
-  json: Buffer[];
+/** Shortest value registered as a secret: a shorter one would match innocent text. */
+export const MIN_SECRET_CHARS = 8;
+
+/** What is kept of a registered secret (see `patternsOf`). */
+interface Known {
+  /** Its echoes as text holds them: percent-encoded, with character references, or as it is. */
+  text: RegExp;
+  /** The same, each also as a JSON document's bytes may hold it (`\u00hh`, `\/`, `\"`, `\\`). */
+  json: RegExp;
   /**
-   * The longest run of the secret's PLAIN characters, when it is long enough to rule a document
-   * out: every form holds it as it is, so one search of a page can stand for all of them.
+   * The longest run of its letters and digits, which every echo holds as it is: when a page does
+   * not, it holds no echo, and one search of its bytes says so.
    */
   anchor?: Buffer;
 }
 
-const knownSecrets = new Map<string, Forms>();
-/** Every form of every registered secret, longest first, so a secret holding another goes whole. */
-let knownForms: string[] = [];
+const knownSecrets = new Map<string, Known>();
+/** Every registered secret's `json` pattern in one, longest secret first (see `allSecrets`). */
+let allSecretsPattern: RegExp | undefined;
+
 /**
  * Shortest run of a registered secret's characters that is redacted wherever it stands: part of a
  * secret, as an echo cut short or broken across lines gives it (found by a review: an HTML page
@@ -32,8 +36,6 @@ let knownForms: string[] = [];
  * nothing a caller could use.
  */
 const PIECE_CHARS = 12;
-/** Shortest value registered as a secret: a shorter one would match innocent text. */
-const MIN_SECRET_CHARS = 8;
 /** Every run of PIECE_CHARS characters of a registered secret. */
 let pieces = new Set<string>();
 
@@ -42,82 +44,84 @@ const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 const PEM_PATTERN = /-----BEGIN [A-Z ]+-----[\s\S]*?(-----END [A-Z ]+-----|$)/g;
 /**
  * A bearer credential as an `Authorization` header carries it, echoed by a server or a proxy: also
- * the part of one that the echo itself cut short, which no registered secret matches.
+ * the part of one that the echo itself cut short, which no registered secret matches. A word of
+ * letters alone is not taken for one ("Bearer authentication required", found by a review).
  */
-const BEARER_PATTERN = /\b(Bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*/gi;
+const BEARER_PATTERN = /\b(Bearer\s+)(?=[A-Za-z]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{8,}=*/gi;
 
-/** A character left as it is by every encoding below. */
-const PLAIN = /[A-Za-z0-9\-._~]/;
+const ALPHANUMERIC = /[A-Za-z0-9]/;
 
-/** `secret` with each character that is not PLAIN written by `encode`. */
-function encoded(secret: string, encode: (char: string) => string): string {
-  return [...secret].map((char) => (PLAIN.test(char) ? char : encode(char))).join('');
+/** A regular expression's text matching `text` literally. */
+function literal(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
-/** Percent-encoded byte by byte, every byte that is not PLAIN (stricter than encodeURIComponent). */
-function percentEncoded(secret: string, upper: boolean): string {
-  return encoded(secret, (char) =>
-    [...Buffer.from(char, 'utf8')]
-      .map((byte) => `%${byte.toString(16).padStart(2, '0')}`)
-      .map((code) => (upper ? code.toUpperCase() : code))
-      .join(''),
-  );
+/** A hexadecimal number's text, matched in either case and with any leading zeros. */
+function hexOf(code: number): string {
+  const digits = [...code.toString(16)]
+    .map((digit) => (/[a-f]/.test(digit) ? `[${digit}${digit.toUpperCase()}]` : digit))
+    .join('');
+  return `0*${digits}`;
 }
 
 /**
- * A secret as an echo may carry it (found by a review: a token with `+`, `/` and `=` echoed in any
- * of these was shown whole): as it is; percent-encoded, as a query or a form carries it (as
- * `encodeURIComponent` does, leaving `!'()*`, and every byte; upper- and lower-case hex); and with
- * HTML's character references (decimal and hex) for what is not a letter or digit, as a web page
- * may. And each of those as a JSON document's bytes may hold it: JSON's escapes for `"`, `\` and
- * control characters, `/` as `\/`, and every character that is not PLAIN as `\u00xx`.
+ * How one character of a secret other than a letter or digit may stand in an echo, as text: as
+ * it is, percent-encoded (`%2B`, `%2b`), or as an HTML character reference (`&#43;`, `&#x2B;`,
+ * `&#X002b;`). The encoders in use differ in which characters they encode (`encodeURIComponent`
+ * leaves `!'()*`, Python's `quote` leaves `/`, Java's `URLEncoder` encodes `~`), so each character
+ * may stand in any of its forms, whatever the others do (found by a review: a fixed list of whole
+ * forms missed most of them).
  */
-function formsOf(secret: string): Forms {
-  const point = (char: string): number => char.codePointAt(0) ?? 0;
-  const text = new Set([secret, percentEncoded(secret, true), percentEncoded(secret, false)]);
-  try {
-    const uri = encodeURIComponent(secret);
-    text.add(uri).add(uri.replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase()));
-  } catch {
-    // A lone surrogate, which no URL carries.
-  }
-  text
-    .add(encoded(secret, (char) => `&#${point(char)};`))
-    .add(encoded(secret, (char) => `&#x${point(char).toString(16)};`))
-    .add(encoded(secret, (char) => `&#x${point(char).toString(16).toUpperCase()};`));
-  const json = new Set<string>();
-  for (const form of text) {
-    const escaped = JSON.stringify(form).slice(1, -1);
-    json.add(escaped).add(escaped.replace(/\//g, '\\/'));
-    for (const upper of [false, true]) {
-      const unicode = [...form]
-        .map((char) =>
-          PLAIN.test(char)
-            ? char
-            : [...char]
-                .map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
-                .map((code) => (upper ? code.toUpperCase().replace('\\U', '\\u') : code))
-                .join(''),
-        )
-        .join('');
-      json.add(unicode);
-    }
-  }
-  const run = (secret.match(/[A-Za-z0-9\-._~]+/g) ?? []).reduce(
-    (longest, part) => (part.length > longest.length ? part : longest),
+function textForm(char: string): string {
+  const code = char.charCodeAt(0);
+  return `(?:${literal(char)}|%${hexPair(char)}|&#0*${code};|&#[xX]${hexOf(code)};)`;
+}
+
+/** Two hexadecimal digits of a character's code, matched in either case. */
+function hexPair(char: string): string {
+  return hexOf(char.charCodeAt(0)).slice(2).padStart(2, '0');
+}
+
+/**
+ * One character (not a letter or digit) inside a JSON document's bytes: as it is, as `\u00hh`
+ * (any writer may; .NET writes `+` so, Go `&`), or, for `/`, `"` and `\`, after a backslash.
+ */
+function jsonChar(char: string): string {
+  const backslashed = '/"\\'.includes(char) ? `|\\\\${literal(char)}` : '';
+  return `(?:${literal(char)}|\\\\u00${hexPair(char)}${backslashed})`;
+}
+
+/** `textForm` inside a JSON document's bytes: each of its characters as `jsonChar` has it. */
+function jsonForm(char: string): string {
+  const code = char.charCodeAt(0);
+  const [amp, hash, semi] = ['&', '#', ';'].map(jsonChar);
+  return `(?:${jsonChar(char)}|${jsonChar('%')}${hexPair(char)}|${amp}${hash}0*${code}${semi}|${amp}${hash}[xX]${hexOf(code)}${semi})`;
+}
+
+/** Patterns for the echoes of `secret` (see `textForm` and `jsonForm`). */
+function patternsOf(secret: string): Known {
+  const build = (form: (char: string) => string): string =>
+    [...secret].map((char) => (ALPHANUMERIC.test(char) ? char : form(char))).join('');
+  const anchor = (secret.match(/[A-Za-z0-9]+/g) ?? []).reduce(
+    (longest, run) => (run.length > longest.length ? run : longest),
     '',
   );
   return {
-    text: [...text],
-    json: [...json].map((form) => Buffer.from(form, 'utf8')),
-    anchor: run.length >= MIN_SECRET_CHARS ? Buffer.from(run) : undefined,
+    text: new RegExp(build(textForm), 'g'),
+    json: new RegExp(build(jsonForm), 'g'),
+    anchor: anchor.length >= MIN_SECRET_CHARS ? Buffer.from(anchor) : undefined,
   };
 }
 
-const longestFirst = (a: string, b: string): number => b.length - a.length;
-
-function formsForMessages(forms: Forms): string[] {
-  return [...new Set([...forms.text, ...forms.json.map((form) => form.toString('utf8'))])];
+/** One pattern for the echoes of every registered secret, the longest secret first. */
+function allSecrets(): RegExp | undefined {
+  if (allSecretsPattern === undefined && knownSecrets.size > 0) {
+    const sources = [...knownSecrets]
+      .sort(([a], [b]) => b.length - a.length)
+      .map(([, known]) => known.json.source);
+    allSecretsPattern = new RegExp(sources.join('|'), 'g');
+  }
+  return allSecretsPattern;
 }
 
 function addPieces(secret: string): void {
@@ -126,52 +130,61 @@ function addPieces(secret: string): void {
   }
 }
 
-/** Everything made from the registered secrets, made again (after one is forgotten). */
-function rebuild(): void {
-  knownForms = [...knownSecrets.values()].flatMap(formsForMessages).sort(longestFirst);
-  pieces = new Set();
-  for (const secret of knownSecrets.keys()) addPieces(secret);
-}
-
+/**
+ * Registers a secret to hide. Only printable ASCII is registered (every access token the client
+ * accepts, every client assertion), and only MIN_SECRET_CHARS characters or more (the token
+ * provider refuses a shorter token).
+ */
 export function registerSecret(secret: string): void {
-  // Very short values would redact innocent text; real secrets are long.
   if (secret.length < MIN_SECRET_CHARS || knownSecrets.has(secret)) return;
-  const forms = formsOf(secret);
-  knownSecrets.set(secret, forms);
-  // Added to what is there, not made again: a run registers an assertion for each token request.
-  knownForms = [...knownForms, ...formsForMessages(forms)].sort(longestFirst);
+  if (!/^[\x21-\x7E]+$/.test(secret)) return;
+  knownSecrets.set(secret, patternsOf(secret));
+  allSecretsPattern = undefined;
   addPieces(secret);
 }
 
 export function forgetSecret(secret: string): void {
-  if (knownSecrets.delete(secret)) rebuild();
+  if (!knownSecrets.delete(secret)) return;
+  allSecretsPattern = undefined;
+  pieces = new Set();
+  for (const known of knownSecrets.keys()) addPieces(known);
 }
 
 /**
- * Whether an answer's bytes hold `secret` in any of its forms: never for a secret that is not
- * registered (shorter than MIN_SECRET_CHARS, it would match innocent data: a review's token
- * "C02X" rewrote serial numbers). A search of bytes, cheap enough for every page: about 0.06 ms
- * for 0.6 MB, once for the anchor where the secret has one (any token of 8 letters or digits in a
- * row), else once a form.
+ * Whether an answer's bytes hold an echo of `secret`: never for a secret that is not registered
+ * (a shorter one would match innocent data: a review's token "C02X" rewrote serial numbers). The
+ * bytes are searched for its anchor first (about 0.06 ms for 0.6 MB); only a page that holds it,
+ * or any page for a secret without one, is read as text and matched.
  */
 export function holdsSecret(bytes: Buffer, secret: string): boolean {
-  const forms = knownSecrets.get(secret);
-  if (forms === undefined || (forms.anchor && !bytes.includes(forms.anchor))) return false;
-  return forms.json.some((form) => bytes.includes(form));
+  const known = knownSecrets.get(secret);
+  if (known === undefined || (known.anchor && !bytes.includes(known.anchor))) return false;
+  known.json.lastIndex = 0;
+  return known.json.test(bytes.toString('utf8'));
 }
 
 /**
- * A parsed document with `secret` replaced by REDACTED in every string of it (in place; the
- * document is returned). Strings hold it as text does, JSON's escapes undone by the parse, so
+ * A parsed document with the echoes of `secret` replaced by REDACTED in every string of it, keys
+ * included (in place, a record's keys kept in their order; the document is returned), and how
+ * many strings changed. Strings hold an echo as text does, JSON's escapes undone by the parse, so
  * the document's structure is never touched.
  */
-export function redactDocument(document: unknown, secret: string): unknown {
-  const forms = knownSecrets.get(secret)?.text.slice().sort(longestFirst);
-  if (!forms) return document;
-  const clean = (value: unknown): unknown =>
-    typeof value === 'string' ? replaceForms(value, forms) : value;
+export function redactDocument(
+  document: unknown,
+  secret: string,
+): { document: unknown; changed: number } {
+  const known = knownSecrets.get(secret);
+  if (!known) return { document, changed: 0 };
+  let changed = 0;
+  const clean = (value: unknown): unknown => {
+    if (typeof value !== 'string') return value;
+    const replaced = value.replace(known.text, REDACTED);
+    if (replaced !== value) changed += 1;
+    return replaced;
+  };
+  const top = clean(document);
   // A stack, not recursion: a document may nest deeper than the call stack goes.
-  const stack: unknown[] = [document];
+  const stack: unknown[] = [top];
   while (stack.length > 0) {
     const value = stack.pop();
     if (typeof value !== 'object' || value === null) continue;
@@ -180,30 +193,31 @@ export function redactDocument(document: unknown, secret: string): unknown {
         value[i] = clean(value[i]);
         stack.push(value[i]);
       }
-    } else {
-      const record = value as Record<string, unknown>;
-      for (const key of Object.keys(record)) {
-        record[key] = clean(record[key]);
-        stack.push(record[key]);
-      }
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    const renamed = keys.map((key) => key.replace(known.text, REDACTED));
+    if (renamed.some((key, i) => key !== keys[i])) {
+      // Every key put back in its order, the changed ones under their new names.
+      const entries = keys.map((key, i) => [renamed[i], record[key]] as const);
+      changed += renamed.filter((key, i) => key !== keys[i]).length;
+      for (const key of keys) delete record[key];
+      for (const [key, entry] of entries) record[key] = entry;
+    }
+    for (const key of Object.keys(record)) {
+      record[key] = clean(record[key]);
+      stack.push(record[key]);
     }
   }
-  return clean(document);
-}
-
-/** `text` with each of `forms` replaced by REDACTED. */
-export function replaceForms(text: string, forms: string[]): string {
-  let result = text;
-  for (const form of forms) {
-    if (result.includes(form)) result = result.split(form).join(REDACTED);
-  }
-  return result;
+  return { document: top, changed };
 }
 
 export function redactSecrets(text: string): string {
   // The registered secrets first, whole: a pattern that took part of one (a token with a
   // character the bearer pattern stops at) would leave the rest to be shown (found by a review).
-  const result = replaceForms(text, knownForms)
+  const secrets = allSecrets();
+  const result = (secrets ? text.replace(secrets, REDACTED) : text)
     .replace(JWT_PATTERN, REDACTED)
     .replace(PEM_PATTERN, REDACTED)
     .replace(BEARER_PATTERN, `$1${REDACTED}`);
