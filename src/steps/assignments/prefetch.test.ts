@@ -16,7 +16,7 @@ const config = parseConfig({
 function setup() {
   const fetch = fakeFetch((url) => {
     if (url.pathname === '/auth/oauth2/token') {
-      return { body: { access_token: 'token-1', expires_in: 3600 } };
+      return { body: { access_token: 'token-1-abcdefgh', expires_in: 3600 } };
     }
     const server = decodeURIComponent(url.pathname.split('/')[3]);
     const page = Number(url.searchParams.get('cursor') ?? '0');
