@@ -902,6 +902,18 @@ describe('toProviderError', () => {
     }
   });
 
+  it('describes a body of a megabyte from its start: patterns that took minutes on the whole of it', () => {
+    // A megabyte of `eyJ`: the JWS pattern scanned from each to the end of the run (6 minutes
+    // before; a hang the test's timeout would end). Only the start of a body is described.
+    const error = toProviderError(request, {
+      status: 502,
+      json: undefined,
+      text: `${'eyJ'.repeat(350_000)} tail`,
+    });
+    expect(error.message).toContain('502');
+    expect(error.message).not.toContain('tail');
+  });
+
   it('redacts a bearer credential it does not know, even cut short by the server', () => {
     const error = toProviderError(request, {
       status: 401,

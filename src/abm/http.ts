@@ -254,6 +254,9 @@ function retryAfterOf(headers: HttpResponse['headers'], now: number): number | u
   return parseRetryAfter(headers.get('retry-after'), now, headers.get('date'));
 }
 
+/** How much of a body that is not Apple's JSON `describeErrorBody` reads. */
+const DESCRIBED_CHARS = 16 * 1024;
+
 /** How `describeErrorBody` starts for a web page where Apple's JSON was expected. */
 const HTML_PAGE = "an HTML page, not Apple's JSON";
 
@@ -272,7 +275,9 @@ export function describeErrorBody(response: Pick<HttpResponse, 'json' | 'text'>)
       typeof body.error_description === 'string' ? `: ${body.error_description}` : '';
     return redactSecrets(`${body.error}${description}`);
   }
-  const raw = response.text ?? '';
+  // Its start only: far more than a message shows, and patterns that scan a body of a megabyte
+  // from every `<` or every secret-like word take seconds (found by a review).
+  const raw = (response.text ?? '').slice(0, DESCRIBED_CHARS);
   const text = plainText(raw);
   if (isWebPage(response)) {
     // A proxy's or a web server's error page: its title says it all ("502 Bad Gateway"), and

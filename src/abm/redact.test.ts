@@ -72,6 +72,11 @@ describe('redactSecrets', () => {
     );
     expect(redactSecrets('BEARER q7Xc29LmN0pRs')).toBe('BEARER [REDACTED]');
     expect(redactSecrets('cut: eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.')).toBe('cut: [REDACTED]');
+    // A JWS anywhere a word starts, however long the text around it.
+    const jws = 'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl';
+    for (const text of [`token=${jws}`, `"${jws}"`, `(${jws})`]) {
+      expect(redactSecrets(text)).not.toContain('eyJ');
+    }
     // A word of letters alone after Bearer is no credential.
     expect(redactSecrets('401 UNAUTHORIZED: Bearer authentication required')).toBe(
       '401 UNAUTHORIZED: Bearer authentication required',
@@ -200,6 +205,59 @@ describe('holdsSecret and redactDocument', () => {
       });
     } finally {
       forgetSecret(TOKEN_B64);
+    }
+  });
+
+  it('gives a redacted key a name no other key has, and keeps a __proto__ key a key', () => {
+    registerSecret(TOKEN_B64);
+    try {
+      const document = JSON.parse(
+        JSON.stringify({
+          [TOKEN_B64]: 'first',
+          [encodeURIComponent(TOKEN_B64)]: 'second',
+          '[REDACTED]': 'there before',
+          other: 1,
+        }).replace('"other"', '"__proto__":{"polluted":true},"other"'),
+      );
+      const { document: redacted, changed } = redactDocument(document, TOKEN_B64) as {
+        document: Record<string, unknown>;
+        changed: number;
+      };
+      expect(changed).toBe(2);
+      expect(Object.entries(redacted)).toEqual([
+        ['[REDACTED] 2', 'first'],
+        ['[REDACTED] 3', 'second'],
+        ['[REDACTED]', 'there before'],
+        ['__proto__', { polluted: true }],
+        ['other', 1],
+      ]);
+      expect(Object.getPrototypeOf(redacted)).toBe(Object.prototype);
+    } finally {
+      forgetSecret(TOKEN_B64);
+    }
+  });
+
+  it.each([
+    ['ending in %, echoed as %25', 'Zk9QbTF2TDJoVWVYQmxj%', (t: string) => encodeURIComponent(t)],
+    [
+      'ending in &, echoed as &#38;',
+      'Zk9QbTF2TDJoVWVYQmxj&',
+      (t: string) => t.replace('&', '&#38;'),
+    ],
+    [
+      'with & and ", as HTML escapers name them',
+      'Zk9QbTF2&TDJo"VWVYQmxj',
+      (t: string) => t.replace('&', '&amp;').replace('"', '&quot;'),
+    ],
+  ])('hides a token %s, leaving nothing of its encoding', (_, token, shape) => {
+    registerSecret(token);
+    try {
+      expect(redactSecrets(`echo ${shape(token)} end`)).toBe('echo [REDACTED] end');
+      const page = JSON.stringify({ self: `x?t=${shape(token)}` });
+      expect(holdsSecret(Buffer.from(page), token)).toBe(true);
+      expect(redactDocument(JSON.parse(page), token).document).toEqual({ self: 'x?t=[REDACTED]' });
+    } finally {
+      forgetSecret(token);
     }
   });
 
