@@ -7,7 +7,7 @@ import {
   IntegrationProviderRetriesExceededError,
 } from '@jupiterone/integration-sdk-core';
 
-import { AbmConfig } from '../config';
+import { AbmConfig, MANAGER } from '../config';
 import { describeErrorBody, HttpTransport } from './http';
 import { MIN_SECRET_CHARS, redactSecrets, registerSecret } from './redact';
 
@@ -238,7 +238,7 @@ export class TokenProvider {
       const error = typeof json?.error === 'string' ? json.error : undefined;
       // Apple's token endpoint answers its refusals as OAuth errors; anything else came from
       // somewhere else (a wrong path, the API's host, a proxy), whatever its status says.
-      const manager = scope === 'school.api' ? 'Apple School Manager' : 'Apple Business Manager';
+      const manager = MANAGER[scope === 'school.api' ? 'school' : 'business'];
       const hint = (error ? OAUTH_ERROR_HINTS.get(error) : NOT_AN_OAUTH_ANSWER)?.replace(
         '{manager}',
         manager,

@@ -68,12 +68,16 @@ function literal(text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
 
-/** A hexadecimal number's text, matched in either case and with any leading zeros. */
-function hexOf(code: number): string {
-  const digits = [...code.toString(16)]
+/** A number's hexadecimal digits, each matched in either case. */
+function hexDigits(code: number): string {
+  return [...code.toString(16)]
     .map((digit) => (/[a-f]/.test(digit) ? `[${digit}${digit.toUpperCase()}]` : digit))
     .join('');
-  return `0*${digits}`;
+}
+
+/** The same with any leading zeros, as a character reference may write it. */
+function hexOf(code: number): string {
+  return `0*${hexDigits(code)}`;
 }
 
 /**
@@ -92,9 +96,9 @@ function textForm(char: string): string {
   return `(?:%${hexPair(char)}|&#0*${code};|&#[xX]${hexOf(code)};${named}|${literal(char)})`;
 }
 
-/** Two hexadecimal digits of a character's code, matched in either case. */
+/** The two hexadecimal digits of a printable ASCII character's code, matched in either case. */
 function hexPair(char: string): string {
-  return hexOf(char.charCodeAt(0)).slice(2).padStart(2, '0');
+  return hexDigits(char.charCodeAt(0));
 }
 
 /**

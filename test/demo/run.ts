@@ -78,12 +78,6 @@ function run(
   });
 }
 
-const exists = (file: string): Promise<boolean> =>
-  fs.stat(file).then(
-    () => true,
-    () => false,
-  );
-
 async function main(): Promise<void> {
   const devices = Number(process.env.DEMO_DEVICES || DEFAULT_DEVICES);
   if (!Number.isInteger(devices) || devices < 1) {
@@ -116,7 +110,8 @@ async function main(): Promise<void> {
       // ts-node looks for a tsconfig.json from the project directory up; one outside this
       // repository without its own would compile `src/` with TypeScript's defaults, which refuse
       // this project's settings (TS5109; found by a review).
-      ...(process.env.TS_NODE_PROJECT || (await exists(path.join(project, 'tsconfig.json')))
+      ...(process.env.TS_NODE_PROJECT ||
+      (await fs.stat(path.join(project, 'tsconfig.json')).catch(() => undefined))
         ? {}
         : { TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') }),
     };
