@@ -7,6 +7,7 @@ import {
 
 import { loadPrivateKey } from './abm/key';
 import { redactSecrets } from './abm/redact';
+import { isLoopbackHost } from './loopback';
 
 /**
  * The instance configuration, as entered in the integrations UI or loaded from
@@ -115,8 +116,9 @@ function describeField(field: keyof IntegrationConfig & string): string {
 }
 
 /**
- * A field's value as trimmed text, undefined when unset or blank. A value that is not text, a
- * number or a flag (an object or a list, from a hand-written instance config) is refused by
+ * A field's value as trimmed text without surrounding quotes, undefined when unset or blank: every
+ * field reads `""` as unset alike, as Docker's --env-file leaves `FIELD=""`. A value that is not
+ * text, a number or a flag (an object or a list, from a hand-written instance config) is refused by
  * name, not stored as "[object Object]".
  */
 function fieldText(
@@ -126,7 +128,7 @@ function fieldText(
   const value: unknown = config[field];
   if (value === undefined || value === null) return undefined;
   refuseNonScalar(field, value);
-  const text = String(value).trim();
+  const text = stripQuotes(String(value).trim());
   return text === '' ? undefined : text;
 }
 
@@ -170,7 +172,7 @@ function required(
       `${describeField(field)} is still the placeholder of .env.example: copy it from the API account's page in ${manager} (Preferences > API).`,
     );
   }
-  return stripQuotes(value);
+  return value;
 }
 
 /** Longest value an error message repeats; configuration values are all much shorter. */
@@ -208,12 +210,6 @@ function lookalikeNote(value: string, manager = EITHER_MANAGER): string {
 function stripQuotes(value: string): string {
   const match = /^(['"])(.*)\1$/s.exec(value);
   return match ? match[2].trim() : value;
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '[::1]', '::1']);
-
-function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127(\.\d{1,3}){3}$/.test(hostname);
 }
 
 /**
@@ -293,29 +289,24 @@ function parseApiBaseUrl(value: string, account: (typeof ACCOUNT_KINDS)[string])
   return `${url.origin}${path}`;
 }
 
-function parseFlag(field: 'checkReleasedDevices', value: unknown): boolean {
-  if (value === undefined || value === null || typeof value === 'boolean') return value === true;
-  refuseNonScalar(field, value);
-  const text = stripQuotes(String(value).trim()).toLowerCase();
-  if (text === '' || text === 'false') return false;
+function parseFlag(config: Partial<IntegrationConfig>, field: 'checkReleasedDevices'): boolean {
+  const text = fieldText(config, field)?.toLowerCase();
+  if (text === undefined || text === 'false') return false;
   if (text === 'true') return true;
   throw new IntegrationValidationError(
-    `${describeField(field)} must be true or false, got ${shown(String(value))}.`,
+    `${describeField(field)} must be true or false, got ${shown(String(config[field]))}.`,
   );
 }
 
-function parseRetryBudget(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
-  // Empty quotes are empty, as Docker's --env-file leaves `RETRY_BUDGET_SECONDS=""`.
-  const text = stripQuotes(value);
-  if (text === '') return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
+function parseRetryBudget(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_RETRY_BUDGET_SECONDS * 1000;
   // Plain decimals only: Number() would also take "0x10" as 16 and "1e20" as a budget of ages.
   const seconds = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
   // Below a second no failed request could ever be tried again: the first backoff is a second.
   // Above a day, a run could wait out longer than any schedule runs it.
   if (!(seconds >= 1 && seconds <= MAX_RETRY_BUDGET_SECONDS)) {
     throw new IntegrationValidationError(
-      `${describeField('retryBudgetSeconds')} must be a number of seconds from 1 to ${MAX_RETRY_BUDGET_SECONDS}, got ${shown(value)}.`,
+      `${describeField('retryBudgetSeconds')} must be a number of seconds from 1 to ${MAX_RETRY_BUDGET_SECONDS}, got ${shown(text)}.`,
     );
   }
   return seconds * 1000;
@@ -336,7 +327,7 @@ function organizationDetail(
       `${describeField(field)} holds a value of ${text.length} characters that looks like key material, not shown: was the private key pasted into this field? It would be stored in the graph, so it is refused.`,
     );
   }
-  return stripQuotes(text) || undefined;
+  return text;
 }
 
 /**
@@ -383,11 +374,9 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
     privateKey,
     kind: account.kind,
     scope: account.scope,
-    apiBaseUrl: apiBaseUrlText
-      ? parseApiBaseUrl(stripQuotes(apiBaseUrlText), account)
-      : account.api,
+    apiBaseUrl: apiBaseUrlText ? parseApiBaseUrl(apiBaseUrlText, account) : account.api,
     tokenUrl: tokenUrlText
-      ? parseUrl('tokenUrl', stripQuotes(tokenUrlText), DEFAULT_TOKEN_URL).toString()
+      ? parseUrl('tokenUrl', tokenUrlText, DEFAULT_TOKEN_URL).toString()
       : DEFAULT_TOKEN_URL,
     organization: {
       name: organizationDetail(config, 'organizationName'),
@@ -398,6 +387,6 @@ export function parseConfig(given: Partial<IntegrationConfig> | null | undefined
       adminId: organizationDetail(config, 'adminId'),
     },
     retryBudgetMs: parseRetryBudget(fieldText(config, 'retryBudgetSeconds')),
-    checkReleasedDevices: parseFlag('checkReleasedDevices', config.checkReleasedDevices),
+    checkReleasedDevices: parseFlag(config, 'checkReleasedDevices'),
   };
 }

@@ -4,7 +4,6 @@ import { IntegrationValidationError } from '@jupiterone/integration-sdk-core';
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 const BASE64_BODY = /^[A-Za-z0-9+/]+={0,2}$/;
 const ONLY_A_BEGIN_LINE = /^['"]?-----BEGIN [A-Z0-9 ]+-----$/;
-/** A file's path or name where its contents belong: `./AuthKey.pem`, `~/keys/abm.p8`, `C:\\...`. */
 /**
  * Longest value read as a key. Apple's .pem is about 250 characters, and a paste with an
  * `EC PARAMETERS` block, a certificate or a chain beside it stays within a few KB. Finding the
@@ -13,6 +12,7 @@ const ONLY_A_BEGIN_LINE = /^['"]?-----BEGIN [A-Z0-9 ]+-----$/;
  * before it is read.
  */
 export const MAX_KEY_CHARS = 64 * 1024;
+/** A file's path or name where its contents belong: `./AuthKey.pem`, `~/keys/abm.p8`, `C:\\...`. */
 const LOOKS_LIKE_A_PATH = /^(~|\.{0,2}\/|[A-Za-z]:\\)[^\n]*$|^[^\s\n]+\.(pem|p8|key)$/i;
 
 /**
@@ -107,10 +107,10 @@ export function loadPrivateKey(
   manager = 'Apple Business Manager',
 ): KeyObject {
   const field: KeyField = { field: fieldName, manager };
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw invalid(field, 'is missing.');
-  }
-  const pem = normalizePem(value);
+  // Blank, or only empty quotes (`PRIVATE_KEY=""`, as Docker's --env-file leaves it), is missing,
+  // as it is for every other field.
+  const pem = typeof value === 'string' ? normalizePem(value) : '';
+  if (pem === '') throw invalid(field, 'is missing.');
   if (pem.length > MAX_KEY_CHARS) {
     throw invalid(
       field,

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'net';
 import type { KeyObject } from 'crypto';
 import { AuthService, type AccountKind, type SandboxAccount } from './auth';
 import { CursorCodec } from './cursor';
+import { isLoopbackHost } from '../../src/loopback';
 import { FaultEngine, validateDataQuirks, validateFaultConfig } from './faults';
 import { clampDevices, clampServers, GeneratedFleet } from './fleet';
 import {
@@ -61,17 +62,8 @@ export interface Sandbox {
 const CONTROL_PREFIX = '/__sandbox/';
 const MAX_FORM_BYTES = 64 * 1024;
 
-/** Whether a listen address only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return (
-    bare === 'localhost' ||
-    /^127(\.\d{1,3}){3}$/.test(bare) ||
-    bare === '::1' ||
-    /^(0{1,4}:){7}0{0,3}1$/.test(bare) ||
-    /^::ffff:127(\.\d{1,3}){3}$/.test(bare)
-  );
-}
+/** Whether a listen address only accepts connections from this machine: the collector's own test. */
+export { isLoopbackHost };
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve) => {

@@ -29,7 +29,13 @@ import path from 'path';
 
 import { IntegrationError } from '@jupiterone/integration-sdk-core';
 
-import { FIELD_ENV, IntegrationConfig, instanceConfigFields, parseConfig } from '../../src/config';
+import {
+  AbmConfig,
+  FIELD_ENV,
+  IntegrationConfig,
+  instanceConfigFields,
+  parseConfig,
+} from '../../src/config';
 import { readSummary, summaryProblems } from '../helpers/summary';
 import { LOCK_FILE, LockResult, lockProject, projectDirectory } from './lock';
 
@@ -58,17 +64,19 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv): Partial<Integrati
 
 /**
  * Each boolean setting given, by variable name, as what the SDK's loader
- * accepts: exactly `true` or `false`, blank being `false` as the collector
- * reads it. Only for values the collector's rules have accepted.
+ * accepts: exactly `true` or `false`, as the collector's own rules read it
+ * (`parsed`, from `parseConfig`): blank and `""` are `false`, `"TRUE"` is `true`.
  */
-export function normalizedFlags(config: Partial<IntegrationConfig>): Record<string, string> {
+export function normalizedFlags(
+  config: Partial<IntegrationConfig>,
+  parsed: Pick<AbmConfig, 'checkReleasedDevices'>,
+): Record<string, string> {
   const flags: Record<string, string> = {};
   for (const [field, spec] of Object.entries(instanceConfigFields) as Array<
     [Fields, { type: string }]
   >) {
-    const value = config[field];
-    if (spec.type !== 'boolean' || value === undefined) continue;
-    flags[FIELD_ENV[field]] = String(value).trim().toLowerCase() || 'false';
+    if (spec.type !== 'boolean' || config[field] === undefined) continue;
+    flags[FIELD_ENV[field]] = String(parsed[field as keyof typeof parsed] === true);
   }
   return flags;
 }
@@ -182,8 +190,9 @@ export async function start(args: string[]): Promise<number> {
       );
       return EXIT_NOT_RUN;
     }
+    let parsed: AbmConfig;
     try {
-      parseConfig(config);
+      parsed = parseConfig(config);
     } catch (err) {
       if (!(err instanceof IntegrationError)) throw err;
       console.error(
@@ -192,7 +201,7 @@ export async function start(args: string[]): Promise<number> {
       return EXIT_NOT_RUN;
     }
     // Set in the environment, these win over .env's.
-    Object.assign(process.env, normalizedFlags(config));
+    Object.assign(process.env, normalizedFlags(config, parsed));
   }
 
   const project = projectDirectory(args);

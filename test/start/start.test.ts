@@ -1,11 +1,13 @@
 import { spawnSync } from 'child_process';
+import { randomUUID } from 'crypto';
 import { promises as fs } from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { FIELD_ENV, instanceConfigFields } from '../../src/config';
+import { FIELD_ENV, instanceConfigFields, IntegrationConfig, parseConfig } from '../../src/config';
 import { Entities, Relationships } from '../../src/steps/constants';
 import { readGraph } from '../helpers/graph';
+import { generateP256 } from '../helpers/keys';
 import { fakeSynchronizationApi } from '../helpers/fakeJupiterOne';
 import { ProcessRun, runProcess, startProcess } from '../helpers/processes';
 import { sandboxEnv } from '../helpers/sandboxEnv';
@@ -100,19 +102,34 @@ describe('npm start', () => {
   });
 
   describe('normalizedFlags', () => {
+    const KEY = generateP256();
+    const settings = {
+      clientId: `BUSINESSAPI.${randomUUID()}`,
+      keyId: randomUUID(),
+      privateKey: KEY.pkcs8,
+    };
+    const flags = (config: Partial<IntegrationConfig>) =>
+      normalizedFlags(config, parseConfig({ ...settings, ...config }));
+
     it.each([
       ['', 'false'],
       ['  ', 'false'],
       [' TRUE ', 'true'],
       ['False', 'false'],
+      // Quoted in the environment (a shell's quotes inside single quotes, Docker's --env-file):
+      // the collector reads them as the value they hold, so the SDK loader must see that value
+      // (found by a review: it saw "true" in quotes and refused it after the check had passed).
+      ['"true"', 'true'],
+      ["'TRUE'", 'true'],
+      ['""', 'false'],
     ])('makes CHECK_RELEASED_DEVICES=%j what the SDK loader accepts', (given, expected) => {
-      expect(
-        normalizedFlags({ checkReleasedDevices: given as unknown as boolean, clientId: ' kept ' }),
-      ).toEqual({ CHECK_RELEASED_DEVICES: expected });
+      expect(flags({ checkReleasedDevices: given as unknown as boolean })).toEqual({
+        CHECK_RELEASED_DEVICES: expected,
+      });
     });
 
     it('leaves a flag that is not given unset', () => {
-      expect(normalizedFlags({ clientId: 'c' })).toEqual({});
+      expect(flags({})).toEqual({});
     });
   });
 
