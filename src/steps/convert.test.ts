@@ -41,9 +41,35 @@ describe('attributes Apple adds later', () => {
     expect(result.dropped).toBeUndefined();
   });
 
+  it('never fill a property the converter works out from other attributes', () => {
+    // Each would contradict the status the converter gave: a release date on a device that is
+    // `ready`, an `active` server without a status (found by a review: they filled them).
+    const result = convertOrgDevice(
+      device({
+        status: 'UNASSIGNED',
+        releasedFromOrgOn: 1735787045000,
+        active: false,
+        macAddress: ['aa:bb:cc:dd:ee:ff'],
+        batteryHealth: 'GOOD',
+      }),
+    );
+    if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
+    expect(result.entity).toMatchObject({ status: 'ready', batteryHealth: 'GOOD' });
+    for (const name of ['releasedFromOrgOn', 'active', 'macAddress']) {
+      expect(asStored(result.entity)).not.toHaveProperty(name);
+    }
+    const server = convertMdmServer({
+      type: 'mdmServers',
+      id: '1F2E3D4C5B6A79881F2E3D4C5B6A7988',
+      attributes: { serverName: 'Jamf', active: true },
+    });
+    if (!('entity' in server)) throw new Error(`skipped: ${server.skipped}`);
+    expect(asStored(server.entity)).not.toHaveProperty('active');
+  });
+
   it.each([
     ['an enum value the Device class does not allow', { platform: 'visionOS' }, 'platform'],
-    ['a boolean property given as text', { active: 'yes' }, 'active'],
+    ['a boolean property given as text', { encrypted: 'yes' }, 'encrypted'],
     ['a URI property that is not one', { webLink: 'not a link' }, 'webLink'],
   ])('are left off, keeping the record, when they do not fit: %s', (_, extra, name) => {
     const result = convertOrgDevice(

@@ -30,6 +30,11 @@ interface ResourceEntityInput {
   /** Attribute names the converter maps itself; the rest are carried over as they come. */
   knownAttributes: ReadonlySet<string>;
   /**
+   * Properties the converter works out from other attributes: no attribute of the same name
+   * fills them where the converter leaves them undefined.
+   */
+  derivedProperties?: ReadonlySet<string>;
+  /**
    * The converter's properties with `_key`, `_type` and `_class`, as one fresh object literal
    * that this function may add to. A property may be undefined: the SDK writes none to the
    * graph, and leaving them in spares a copy of some forty properties per record.
@@ -51,7 +56,12 @@ interface ResourceEntityInput {
  */
 export function resourceEntity(input: ResourceEntityInput): Conversion {
   const { properties } = input;
-  const extras = extraProperties(input.attributes, input.knownAttributes, properties);
+  const extras = extraProperties(
+    input.attributes,
+    input.knownAttributes,
+    properties,
+    input.derivedProperties,
+  );
   const rawData = [{ name: 'default', rawData: rawSource(input.resource) }];
   if (input.alsoFrom) {
     rawData.push({ name: input.alsoFrom.name, rawData: rawSource(input.alsoFrom.resource) });
@@ -114,9 +124,9 @@ function isSchemaError(err: unknown): boolean {
 }
 
 /**
- * The raw data kept on the entity: only the JSON:API members, so stray
- * top-level members of a malformed record cannot leak into entity properties
- * (the SDK copies source fields whose names are schema properties).
+ * The raw data kept on the entity: only the JSON:API members a resource has (`type`, `id`,
+ * `attributes`, `relationships`, `links`), each nested at most MAX_RAW_DEPTH levels. Stray
+ * top-level members of a malformed record are not kept: the record's own data is in those members.
  */
 export function rawSource(resource: Record<string, unknown>): Record<string, unknown> {
   return compact({

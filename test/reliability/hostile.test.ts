@@ -18,6 +18,7 @@
 import { randomUUID } from 'crypto';
 import fc from 'fast-check';
 import { Entity, IntegrationInvocationConfig } from '@jupiterone/integration-sdk-core';
+import { IntegrationLogger } from '@jupiterone/integration-sdk-runtime';
 import { executeStepWithDependencies } from '@jupiterone/integration-sdk-testing';
 
 import { createInvocationConfig } from '../../src';
@@ -83,7 +84,7 @@ const serial = fc.oneof(
 const misfits = fc.record(
   {
     platform: fc.constantFrom('visionOS', 'Toaster'),
-    active: fc.constantFrom('yes', 'no'),
+    encrypted: fc.constantFrom('yes', 'no'),
     webLink: fc.constant('not a link'),
     batteryHealth: fc.constant('GOOD'),
   },
@@ -203,6 +204,64 @@ describe('hostile API payloads through the steps', () => {
     reports = jest.spyOn(SkipTally.prototype, 'report');
   });
   afterEach(() => jest.restoreAllMocks());
+
+  it('looks each kept device up once: a repeated record is not looked up or counted again, and a record without an id is looked up by its serial number', async () => {
+    const released = '2025-06-01T10:00:00Z';
+    const device = (id: string | undefined, serialNumber: string, status: string) => ({
+      type: 'orgDevices',
+      ...(id === undefined ? {} : { id }),
+      attributes: { serialNumber, status },
+    });
+    // Two to a page: R1 is listed again on the second page, as a page shifted by a new device
+    // repeats the end of the one before; R2 comes without an id.
+    const fetch = fakeFetch((url) => {
+      if (url.pathname.endsWith('/auth/oauth2/token')) {
+        return {
+          body: { access_token: 'hostile-test-token', token_type: 'Bearer', expires_in: 3600 },
+        };
+      }
+      const pages = [
+        [device('R1', 'R1', 'UNASSIGNED'), device('N1', 'N1', 'ASSIGNED')],
+        [device('R1', 'R1', 'UNASSIGNED'), device(undefined, 'R2', 'UNASSIGNED')],
+      ];
+      if (url.pathname === '/v1/orgDevices') {
+        const page = Number(url.searchParams.get('cursor') ?? '0');
+        return {
+          body: {
+            data: pages[page],
+            links: { self: url.href },
+            meta: { paging: { limit: 2, ...(page === 0 ? { nextCursor: '1' } : {}) } },
+          },
+        };
+      }
+      const id = /^\/v1\/orgDevices\/([^/]+)$/.exec(url.pathname)?.[1];
+      if (id === 'R1' || id === 'R2') {
+        const record = device(id, id, 'UNASSIGNED');
+        const attributes = { ...record.attributes, releasedFromOrgDateTime: released };
+        return { body: { data: { ...record, attributes } } };
+      }
+      return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
+    });
+    const info = jest.spyOn(IntegrationLogger.prototype, 'info');
+    const result = await executeStepWithDependencies({
+      stepId: Steps.DEVICES,
+      invocationConfig: invocation(fetch),
+      instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
+    });
+    const devices = result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE);
+    expect(devices.map((d: Entity) => [d.serial, d.status])).toEqual([
+      ['R1', 'decommissioned'],
+      ['N1', 'assigned'],
+      ['R2', 'decommissioned'],
+    ]);
+    const lookups = fetch.calls
+      .map((c) => c.url.pathname)
+      .filter((p) => /^\/v1\/orgDevices\//.test(p));
+    expect(lookups).toEqual(['/v1/orgDevices/R1', '/v1/orgDevices/R2']);
+    // The log's count is the graph's: 2, where the repeat made it 3 before.
+    const messages = info.mock.calls.map((args: unknown[]) => args[args.length - 1]);
+    expect(messages).toContain('Collected 3 devices (2 released from the organization).');
+  });
 
   it('devices whose id is only dots are not looked up one by one (a URL would resolve them away), and are counted', async () => {
     const unassigned = (id: string, serialNumber: string) => ({

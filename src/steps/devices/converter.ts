@@ -14,6 +14,13 @@ import {
 /** Attributes this converter maps by name; anything else is carried over as it comes. */
 const KNOWN_ATTRIBUTES = new Set<string>(ORG_DEVICE_ATTRIBUTES);
 
+/**
+ * Properties worked out from other attributes, which must agree with each other: an attribute
+ * Apple added under one of these names does not fill it (found by a review: a `releasedFromOrgOn`
+ * attribute made a device released on a date while its `status` said `ready`).
+ */
+const DERIVED_PROPERTIES = new Set(['active', 'releasedFromOrgOn', 'macAddress', 'status']);
+
 /** Printable ASCII without spaces: what a serial number (and so a `_key`) can hold. */
 const SERIAL_NUMBER = /^[\x21-\x7E]{1,64}$/;
 
@@ -64,6 +71,24 @@ function macAddresses(...values: Array<string | string[] | undefined>): string[]
   return all;
 }
 
+/** A device is keyed by its serial number, or by its id without one (Apple's id is the serial). */
+function readSerial(
+  resource: Record<string, unknown>,
+  attributes: Record<string, unknown>,
+): string | undefined {
+  return readString(attributes.serialNumber) ?? readString(resource.id);
+}
+
+/**
+ * The serial number `convertOrgDevice` keys a record by, undefined for a record it skips for want
+ * of a usable one.
+ */
+export function keptSerial(resource: unknown): string | undefined {
+  if (!isRecord(resource)) return undefined;
+  const serial = readSerial(resource, isRecord(resource.attributes) ? resource.attributes : {});
+  return serial !== undefined && SERIAL_NUMBER.test(serial) ? serial : undefined;
+}
+
 /**
  * Converts one `orgDevices` resource. Total: any input gives an entity or a
  * reason to skip it, never an exception. `single` is the device's own answer
@@ -74,7 +99,7 @@ function macAddresses(...values: Array<string | string[] | undefined>): string[]
 export function convertOrgDevice(resource: unknown, single?: object): Conversion {
   if (!isRecord(resource)) return { skipped: 'the device record is not an object' };
   const attributes = isRecord(resource.attributes) ? resource.attributes : {};
-  const serial = readString(attributes.serialNumber) ?? readString(resource.id);
+  const serial = readSerial(resource, attributes);
   if (!serial) return { skipped: 'the device has no serial number' };
   if (!SERIAL_NUMBER.test(serial)) {
     return { skipped: 'the device serial number is not printable ASCII of at most 64 characters' };
@@ -143,6 +168,7 @@ export function convertOrgDevice(resource: unknown, single?: object): Conversion
     resource,
     attributes,
     knownAttributes: KNOWN_ATTRIBUTES,
+    derivedProperties: DERIVED_PROPERTIES,
     properties,
     what: 'device',
     alsoFrom: isRecord(single) ? { name: 'orgDevice', resource: single } : undefined,

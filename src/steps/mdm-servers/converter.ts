@@ -24,6 +24,8 @@ export interface MdmServerSummary {
   status?: string;
 }
 
+const DERIVED_PROPERTIES = new Set(['active']);
+
 /** Converts one `mdmServers` resource; total, like the device converter. */
 export function convertMdmServer(resource: unknown): Conversion {
   if (!isRecord(resource)) return { skipped: 'the MDM server record is not an object' };
@@ -62,6 +64,8 @@ export function convertMdmServer(resource: unknown): Conversion {
     resource,
     attributes,
     knownAttributes: KNOWN_ATTRIBUTES,
+    // `active` says what `status` does; an attribute of that name does not fill it.
+    derivedProperties: DERIVED_PROPERTIES,
     properties,
     what: 'MDM server',
   });
