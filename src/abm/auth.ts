@@ -149,7 +149,10 @@ export class TokenProvider {
     );
   }
 
-  /** Whether `token` is the one in use (not replaced, not being renewed). */
+  /**
+   * Whether `token` is the one in use: not replaced by a newer one, nor dropped. A token whose
+   * renewal in the background has begun is still current until the new one arrives.
+   */
   isCurrent(token: string): boolean {
     return this.cached?.value === token;
   }

@@ -2,7 +2,6 @@ import http from 'http';
 import https from 'https';
 import nodeFetch, { RequestInit, Response } from 'node-fetch';
 import {
-  IntegrationError,
   IntegrationProviderAPIError,
   IntegrationProviderAuthenticationError,
   IntegrationProviderAuthorizationError,
@@ -72,7 +71,7 @@ export interface HttpOptions {
   requestTimeoutMs?: number;
   /** Attempts per request, the first included. */
   maxAttempts?: number;
-  /** Largest answer read, decoded; a page of 1,000 devices is about 2 MB. */
+  /** Largest answer read, decoded; a page of 1,000 devices is about 0.7 MB. */
   maxBodyBytes?: number;
   /** Most time one request may spend waiting between its attempts. */
   maxRequestRetryWaitMs?: number;
@@ -679,9 +678,9 @@ export class HttpTransport {
 /**
  * The end of a give-up message. When a host other than Apple's never answered, or answered with a
  * web page (a sign-in page, a proxy's error page), the URL override that named it (or what it
- * points at) is more likely the cause than Apple.
+ * points at) is more likely the cause than Apple. `throttled`: how many of the request's answers
+ * were 429s.
  */
-/** `throttled`: how many of the request's answers were 429s. */
 function whoToBlame(request: HttpRequest, failure: TransientFailure, throttled: number): string {
   const overrideSuspect = failure.status === 'network' || failure.webPage;
   const url = overrideSuspect ? parseUrl(request.url) : undefined;
@@ -737,10 +736,6 @@ function redirectError(
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
-}
-
-export function isIntegrationError(err: unknown): err is IntegrationError {
-  return err instanceof IntegrationError;
 }
 
 interface AgentInternals {

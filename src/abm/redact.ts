@@ -163,6 +163,10 @@ export function registerSecret(secret: string): void {
   addPieces(secret);
 }
 
+/**
+ * Takes a secret off the registry. The collector never does (a run registers a few tokens at
+ * most); tests do, so that one test's secrets are not looked for in the next one's.
+ */
 export function forgetSecret(secret: string): void {
   if (!knownSecrets.delete(secret)) return;
   allSecretsPattern = undefined;

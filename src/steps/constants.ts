@@ -154,7 +154,6 @@ export const Relationships = {
 
 /** Keys of values that steps pass to later steps through the job state. */
 export const DataKeys = {
-  ORGANIZATION_ENTITY: 'ORGANIZATION_ENTITY',
   MDM_SERVERS: 'MDM_SERVERS',
   DEVICE_COUNT: 'DEVICE_COUNT',
 } as const;

@@ -15,7 +15,7 @@ interface Walk {
  * device walk still runs, so that the assignments step, which must wait for
  * every device, finds them ready instead of waiting on the network. One
  * server's list at a time, so it takes at most one request slot away from the
- * device walk, and at most `budgetPages` pages (a few hundred kB each), so a
+ * device walk, and at most `budgetPages` pages (about 40 kB each, of 1,000 ids), so a
  * large fleet costs no more memory than a small one; the rest of each list is
  * fetched when the assignments step gets to it. Nothing is fetched twice: the
  * step continues each walk where the prefetch stopped.
