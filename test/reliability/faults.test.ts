@@ -198,7 +198,9 @@ describe('faults the collector absorbs', () => {
           { kind: 'reset', endpoints: 'mdmServers.list', nth: 1, afterBytes: 0 },
         ],
       },
-      { collector: { http: { requestTimeoutMs: 500 } } },
+      // Far above any answer's time even on a loaded machine: an ordinary page cut by it would be
+      // fetched twice, which this test counts (a reset ends its attempt at once, not by timeout).
+      { collector: { http: { requestTimeoutMs: 5_000 } } },
     );
     expectSameAsBaseline(graph);
     const stats = sandbox.stats();
@@ -229,7 +231,9 @@ describe('faults the collector absorbs', () => {
     const { result: graph, output } = await captureOutput(() =>
       collectWith(
         { rules: [{ kind: 'reset', endpoints: 'orgDevices.list', nth: 2 }] },
-        { env: { LOG_LEVEL: 'warn' }, collector: { http: { requestTimeoutMs: 1_000 } } },
+        // Long enough that no ordinary answer is cut by it on a loaded machine (the test counts the
+        // retries); were the reset noticed only by the timeout, the retry would say so.
+        { env: { LOG_LEVEL: 'warn' }, collector: { http: { requestTimeoutMs: 10_000 } } },
       ),
     );
     expectSameAsBaseline(graph);
