@@ -417,6 +417,8 @@ describe('parseConfig', () => {
     expect(errorOf({ checkReleasedDevices: 'yes please' }).message).toContain(
       'checkReleasedDevices (CHECK_RELEASED_DEVICES) must be true or false, got "yes please"',
     );
+    // Without its quotes, as the retry budget's is shown.
+    expect(errorOf({ checkReleasedDevices: '"maybe"' }).message).toContain('got "maybe".');
   });
 
   it("never shows an override URL's query or fragment, where a proxy's key would travel", () => {

@@ -290,11 +290,13 @@ function parseApiBaseUrl(value: string, account: (typeof ACCOUNT_KINDS)[string])
 }
 
 function parseFlag(config: Partial<IntegrationConfig>, field: 'checkReleasedDevices'): boolean {
-  const text = fieldText(config, field)?.toLowerCase();
-  if (text === undefined || text === 'false') return false;
-  if (text === 'true') return true;
+  const text = fieldText(config, field);
+  const flag = text?.toLowerCase();
+  if (flag === undefined || flag === 'false') return false;
+  if (flag === 'true') return true;
+  // Shown as read, without its quotes, as every field's value is.
   throw new IntegrationValidationError(
-    `${describeField(field)} must be true or false, got ${shown(String(config[field]))}.`,
+    `${describeField(field)} must be true or false, got ${shown(text ?? '')}.`,
   );
 }
 

@@ -32,32 +32,51 @@ describe('attributes Apple adds later', () => {
     expect(String(result.entity)).toBe('[object Object]');
   });
 
-  it('fill a property the converter has no value for, and never replace one it has', () => {
-    // An unknown product family leaves `platform` without a value; a `name` is always set.
-    const result = convertOrgDevice(device({ productFamily: 'Holo', platform: 'ios', name: 'x' }));
-    if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
-    expect(result.entity.platform).toBe('ios');
-    expect(result.entity.name).toBe('C02XK1ZZJGH5');
-    expect(result.dropped).toBeUndefined();
-  });
-
-  it('never fill a property the converter works out from other attributes', () => {
-    // Each would contradict the status the converter gave: a release date on a device that is
-    // `ready`, an `active` server without a status (found by a review: they filled them).
-    const result = convertOrgDevice(
-      device({
-        status: 'UNASSIGNED',
-        releasedFromOrgOn: 1735787045000,
-        active: false,
-        macAddress: ['aa:bb:cc:dd:ee:ff'],
+  it('never take the name of a property the converter has, set or not: the raw data keeps them', () => {
+    // Each would contradict what the converter worked out (found by reviews): a release date on a
+    // device that is `ready`, a `deviceFamily` without its category, an `assignmentStatus`
+    // without its status, a `platform` for a family it does not know, an `active` server without
+    // a status; and `name` is always set.
+    const added = {
+      releasedFromOrgOn: 1735787045000,
+      active: false,
+      macAddress: ['aa:bb:cc:dd:ee:ff'],
+      deviceFamily: 'Mac',
+      assignmentStatus: 'ASSIGNED',
+      hardwareModel: 'Mac14,2',
+      platform: 'ios',
+      name: 'x',
+    };
+    const result = convertOrgDevice({
+      type: 'orgDevices',
+      id: 'C02XK1ZZJGH5',
+      attributes: {
+        serialNumber: 'C02XK1ZZJGH5',
+        productFamily: 'Holo',
         batteryHealth: 'GOOD',
-      }),
-    );
+        ...added,
+      },
+    });
     if (!('entity' in result)) throw new Error(`skipped: ${result.skipped}`);
-    expect(result.entity).toMatchObject({ status: 'ready', batteryHealth: 'GOOD' });
-    for (const name of ['releasedFromOrgOn', 'active', 'macAddress']) {
+    expect(result.entity).toMatchObject({
+      status: 'unknown',
+      deviceFamily: 'Holo',
+      category: null,
+      name: 'C02XK1ZZJGH5',
+      batteryHealth: 'GOOD',
+    });
+    for (const name of [
+      'releasedFromOrgOn',
+      'active',
+      'macAddress',
+      'assignmentStatus',
+      'hardwareModel',
+      'platform',
+    ]) {
       expect(asStored(result.entity)).not.toHaveProperty(name);
     }
+    expect(result.dropped).toBeUndefined();
+    expect(result.entity._rawData?.[0].rawData).toMatchObject({ attributes: added });
     const server = convertMdmServer({
       type: 'mdmServers',
       id: '1F2E3D4C5B6A79881F2E3D4C5B6A7988',
@@ -68,7 +87,6 @@ describe('attributes Apple adds later', () => {
   });
 
   it.each([
-    ['an enum value the Device class does not allow', { platform: 'visionOS' }, 'platform'],
     ['a boolean property given as text', { encrypted: 'yes' }, 'encrypted'],
     ['a URI property that is not one', { webLink: 'not a link' }, 'webLink'],
   ])('are left off, keeping the record, when they do not fit: %s', (_, extra, name) => {

@@ -30,11 +30,6 @@ interface ResourceEntityInput {
   /** Attribute names the converter maps itself; the rest are carried over as they come. */
   knownAttributes: ReadonlySet<string>;
   /**
-   * Properties the converter works out from other attributes: no attribute of the same name
-   * fills them where the converter leaves them undefined.
-   */
-  derivedProperties?: ReadonlySet<string>;
-  /**
    * The converter's properties with `_key`, `_type` and `_class`, as one fresh object literal
    * that this function may add to. A property may be undefined: the SDK writes none to the
    * graph, and leaving them in spares a copy of some forty properties per record.
@@ -56,12 +51,7 @@ interface ResourceEntityInput {
  */
 export function resourceEntity(input: ResourceEntityInput): Conversion {
   const { properties } = input;
-  const extras = extraProperties(
-    input.attributes,
-    input.knownAttributes,
-    properties,
-    input.derivedProperties,
-  );
+  const extras = extraProperties(input.attributes, input.knownAttributes, properties);
   const rawData = [{ name: 'default', rawData: rawSource(input.resource) }];
   if (input.alsoFrom) {
     rawData.push({ name: input.alsoFrom.name, rawData: rawSource(input.alsoFrom.resource) });

@@ -46,7 +46,7 @@ describe('SkipTally', () => {
 
   it.each([
     ['kept without some attributes', 'partial_records'],
-    ['kept without knowing whether they were released', 'partial_records'],
+    ['kept, release unknown', 'partial_records'],
     ['linked to more than one MDM server', 'inconsistent_records'],
   ] as const)('names the event of records %s %s', (outcome, name) => {
     const { logger, events } = recordingLogger();

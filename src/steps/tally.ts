@@ -6,7 +6,7 @@ const MAX_EXAMPLES = 5;
 const EVENT_NAMES = {
   'left out': 'skipped_records',
   'kept without some attributes': 'partial_records',
-  'kept without knowing whether they were released': 'partial_records',
+  'kept, release unknown': 'partial_records',
   /** Kept, but what Apple answered about them disagrees with itself. */
   'linked to more than one MDM server': 'inconsistent_records',
 } as const;

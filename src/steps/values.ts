@@ -129,24 +129,22 @@ export type PrimitiveProperty = string | number | boolean | string[] | number[] 
 
 const PROPERTY_NAME = /^[a-zA-Z][a-zA-Z0-9]{0,63}$/;
 const MAX_EXTRA_PROPERTIES = 50;
-const NOTHING_DERIVED: ReadonlySet<string> = new Set();
 
 /**
  * Attributes Apple added after this code was written, carried over as they
  * come so the graph has every attribute the API gives: scalars and arrays of
  * scalars only, under names the graph accepts, `...DateTime` renamed to
  * `...On` as epoch milliseconds like the known ones. Unknown attributes never
- * overwrite a property the converter sets itself; one it leaves undefined they
- * may fill (a `platform` for a product family it does not know), unless it is
- * `derived`: a property the converter works out from other attributes, which an
- * attribute of the same name must not contradict (a `releasedFromOrgOn` without
- * the `decommissioned` status that goes with it).
+ * take the name of a property the converter has, whether it set it or left it
+ * undefined: those are its reading of the documented attributes, worked out
+ * together, which an attribute of the same name could contradict (found by
+ * reviews: a `releasedFromOrgOn` on a device whose status said `ready`, a
+ * `deviceFamily` of `Mac` without the category a Mac has). The raw data keeps it.
  */
 export function extraProperties(
   attributes: Record<string, unknown>,
   known: ReadonlySet<string>,
   taken: Readonly<Record<string, unknown>>,
-  derived: ReadonlySet<string> = NOTHING_DERIVED,
 ): Record<string, PrimitiveProperty> {
   const extras: Record<string, PrimitiveProperty> = {};
   let count = 0;
@@ -163,9 +161,7 @@ export function extraProperties(
       converted = readPrimitive(value);
     }
     if (converted === undefined || hasOwn(extras, property)) continue;
-    if (hasOwn(taken, property) && (taken[property] !== undefined || derived.has(property))) {
-      continue;
-    }
+    if (hasOwn(taken, property)) continue;
     // An own `toString` or `hasOwnProperty` on the entity would break whatever calls it there.
     if (property in Object.prototype || property === 'toJSON') continue;
     extras[property] = converted;

@@ -83,7 +83,6 @@ const serial = fc.oneof(
  */
 const misfits = fc.record(
   {
-    platform: fc.constantFrom('visionOS', 'Toaster'),
     encrypted: fc.constantFrom('yes', 'no'),
     webLink: fc.constant('not a link'),
     batteryHealth: fc.constant('GOOD'),
@@ -205,39 +204,44 @@ describe('hostile API payloads through the steps', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
-  it('looks each kept device up once: a repeated record is not looked up or counted again, and a record without an id is looked up by its serial number', async () => {
+  it('looks each kept device up once, by its status as the converter reads it: not a repeated record, a record without an id by its serial number, and an unreadable release date counted', async () => {
     const released = '2025-06-01T10:00:00Z';
-    const device = (id: string | undefined, serialNumber: string, status: string) => ({
+    const device = (id: string | undefined, serialNumber: string, status: unknown) => ({
       type: 'orgDevices',
       ...(id === undefined ? {} : { id }),
       attributes: { serialNumber, status },
     });
     // Two to a page: R1 is listed again on the second page, as a page shifted by a new device
-    // repeats the end of the one before; R2 comes without an id.
+    // repeats the end of the one before; R2 comes without an id; E1's status is blank and W1's
+    // padded; B1's release date cannot be read.
+    const pages = [
+      [device('R1', 'R1', 'UNASSIGNED'), device('N1', 'N1', 'ASSIGNED')],
+      [device('R1', 'R1', 'UNASSIGNED'), device(undefined, 'R2', 'UNASSIGNED')],
+      [device('E1', 'E1', ''), device('W1', 'W1', ' UNASSIGNED ')],
+      [device('B1', 'B1', 'UNASSIGNED')],
+    ];
     const fetch = fakeFetch((url) => {
       if (url.pathname.endsWith('/auth/oauth2/token')) {
         return {
           body: { access_token: 'hostile-test-token', token_type: 'Bearer', expires_in: 3600 },
         };
       }
-      const pages = [
-        [device('R1', 'R1', 'UNASSIGNED'), device('N1', 'N1', 'ASSIGNED')],
-        [device('R1', 'R1', 'UNASSIGNED'), device(undefined, 'R2', 'UNASSIGNED')],
-      ];
       if (url.pathname === '/v1/orgDevices') {
         const page = Number(url.searchParams.get('cursor') ?? '0');
+        const more = page + 1 < pages.length;
         return {
           body: {
             data: pages[page],
             links: { self: url.href },
-            meta: { paging: { limit: 2, ...(page === 0 ? { nextCursor: '1' } : {}) } },
+            meta: { paging: { limit: 2, ...(more ? { nextCursor: String(page + 1) } : {}) } },
           },
         };
       }
-      const id = /^\/v1\/orgDevices\/([^/]+)$/.exec(url.pathname)?.[1];
-      if (id === 'R1' || id === 'R2') {
+      const id = /^\/v1\/orgDevices\/([^/]+)$/.exec(url.pathname)?.[1] ?? '';
+      if (['R1', 'R2', 'E1', 'W1', 'B1'].includes(id)) {
+        const date = id === 'B1' ? '2025-13-45T99:00:00Z' : released;
         const record = device(id, id, 'UNASSIGNED');
-        const attributes = { ...record.attributes, releasedFromOrgDateTime: released };
+        const attributes = { ...record.attributes, releasedFromOrgDateTime: date };
         return { body: { data: { ...record, attributes } } };
       }
       return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
@@ -253,17 +257,27 @@ describe('hostile API payloads through the steps', () => {
       ['R1', 'decommissioned'],
       ['N1', 'assigned'],
       ['R2', 'decommissioned'],
+      ['E1', 'decommissioned'],
+      ['W1', 'decommissioned'],
+      ['B1', 'ready'],
     ]);
     const lookups = fetch.calls
       .map((c) => c.url.pathname)
-      .filter((p) => /^\/v1\/orgDevices\//.test(p));
-    expect(lookups).toEqual(['/v1/orgDevices/R1', '/v1/orgDevices/R2']);
-    // The log's count is the graph's: 2, where the repeat made it 3 before.
+      .filter((p) => p.startsWith('/v1/orgDevices/'));
+    expect(lookups).toEqual(['R1', 'R2', 'E1', 'W1', 'B1'].map((id) => `/v1/orgDevices/${id}`));
+    // The log's count is the graph's: 4, where the repeat made R1 count twice before.
     const messages = info.mock.calls.map((args: unknown[]) => args[args.length - 1]);
-    expect(messages).toContain('Collected 3 devices (2 released from the organization).');
+    expect(messages).toContain('Collected 6 devices (4 released from the organization).');
+    // B1 is kept, its answer in its raw data, and counted.
+    const b1 = devices.find((d: Entity) => d.serial === 'B1');
+    expect(b1?._rawData?.map((r: { name: string }) => r.name)).toEqual(['default', 'orgDevice']);
+    const unreadable = (skips.mock.calls as Array<[string, string?]>).filter(([reason]) =>
+      reason.includes('could not be read'),
+    );
+    expect(unreadable.map(([, example]) => example)).toEqual(['B1']);
   });
 
-  it('devices whose id is only dots are not looked up one by one (a URL would resolve them away), and are counted', async () => {
+  it('devices whose id is only dots are looked up by their serial number (a URL would resolve such an id away), and counted when that is only dots too', async () => {
     const unassigned = (id: string, serialNumber: string) => ({
       type: 'orgDevices',
       id,
@@ -271,7 +285,7 @@ describe('hostile API payloads through the steps', () => {
     });
     const fetch = serving(
       '/orgDevices',
-      [unassigned('.', 'SERIAL0001'), unassigned('..', 'SERIAL0002'), unassigned('OK01', 'OK01')],
+      [unassigned('.', 'SERIAL0001'), unassigned('..', '..'), unassigned('OK01', 'OK01')],
       10,
     );
     const result = await executeStepWithDependencies({
@@ -283,14 +297,17 @@ describe('hostile API payloads through the steps', () => {
       3,
     );
     const paths = fetch.calls.map((c) => c.url.pathname);
-    // The one device with an ordinary id is looked up; the list was asked for once, nothing else.
-    expect(paths.filter((p) => p.startsWith('/v1/orgDevices/'))).toEqual(['/v1/orgDevices/OK01']);
+    // Each device with an address is looked up; the list was asked for once, nothing else.
+    expect(paths.filter((p) => p.startsWith('/v1/orgDevices/'))).toEqual([
+      '/v1/orgDevices/SERIAL0001',
+      '/v1/orgDevices/OK01',
+    ]);
     expect(paths.filter((p) => p === '/v1/orgDevices')).toHaveLength(1);
     expect(paths.every((p) => p.startsWith('/v1/orgDevices') || p.endsWith('/token'))).toBe(true);
     const reasons = (skips.mock.calls as Array<[string, string?]>).filter(([r]) =>
       r.includes('only dots'),
     );
-    expect(reasons.map(([, id]) => id)).toEqual(['.', '..']);
+    expect(reasons.map(([, id]) => id)).toEqual(['..']);
   });
 
   it('devices: each becomes a schema-valid entity or a counted skip; nothing throws', async () => {

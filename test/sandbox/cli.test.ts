@@ -18,14 +18,16 @@ function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
 }
 
 /**
- * Stops `child` with SIGTERM and answers its exit code; at once for a child that has already
- * exited, whose 'exit' event would never come again (found by a review: the test hung).
+ * Stops `child` with SIGTERM and answers its exit code once its output is all read ('close', not
+ * 'exit', after which output may still arrive); at once for a child whose output has already
+ * closed, as no event would come again (found by a review: the test hung).
  */
 function stopChild(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const closed = child.stdout.closed && child.stderr.closed;
+  if (closed && child.exitCode !== null) return Promise.resolve(child.exitCode);
+  const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   child.kill('SIGTERM');
-  return exited;
+  return done;
 }
 
 /** Reads stdout until `done` says it is complete; rejects if the process exits first. */
@@ -225,6 +227,7 @@ describe('sandbox CLI', () => {
 
   it('prints .env lines by default that a collector can use, School credentials as comments', async () => {
     const child = spawnCli(['--devices', '30', '--seed', '4']);
+    let code: number | null = null;
     try {
       const text = await readStdout(child, (out) => /^# PRIVATE_KEY=.*\n/m.test(out));
       const lines = text.split('\n');
@@ -264,12 +267,16 @@ describe('sandbox CLI', () => {
       const schoolToken = await getToken(remote, account(school, 'school'));
       expect((await apiGet(remote, schoolToken, '/v1/mdmServers')).status).toBe(200);
     } finally {
-      expect(await stopChild(child)).toBe(0);
+      // Stopped whatever failed above; its exit code is checked only after, so that a failure
+      // above is the one reported.
+      code = await stopChild(child);
     }
+    expect(code).toBe(0);
   });
 
   it('prints one JSON line, serves, and prints stats on SIGTERM', async () => {
     const child = spawnCli(['--json', '--devices', '30', '--stats-on-exit']);
+    let code: number | null = null;
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     try {
@@ -283,9 +290,11 @@ describe('sandbox CLI', () => {
       const token = await getToken(remote, info.credentials);
       expect((await apiGet(remote, token, '/v1/orgDevices?limit=5')).json.data).toHaveLength(5);
     } finally {
-      // Stopped whatever failed above, so that no sandbox outlives the test.
-      expect(await stopChild(child)).toBe(0);
+      // Stopped whatever failed above, so that no sandbox outlives the test; its exit code is
+      // checked only after, so that a failure above is the one reported.
+      code = await stopChild(child);
     }
+    expect(code).toBe(0);
     const stats = JSON.parse(stderr.trim().split('\n').pop() as string);
     expect(stats.tokensIssued).toBe(1);
     expect(stats.byEndpoint['orgDevices.list']).toEqual({ '200': 1 });

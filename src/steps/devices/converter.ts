@@ -14,13 +14,6 @@ import {
 /** Attributes this converter maps by name; anything else is carried over as it comes. */
 const KNOWN_ATTRIBUTES = new Set<string>(ORG_DEVICE_ATTRIBUTES);
 
-/**
- * Properties worked out from other attributes, which must agree with each other: an attribute
- * Apple added under one of these names does not fill it (found by a review: a `releasedFromOrgOn`
- * attribute made a device released on a date while its `status` said `ready`).
- */
-const DERIVED_PROPERTIES = new Set(['active', 'releasedFromOrgOn', 'macAddress', 'status']);
-
 /** Printable ASCII without spaces: what a serial number (and so a `_key`) can hold. */
 const SERIAL_NUMBER = /^[\x21-\x7E]{1,64}$/;
 
@@ -168,7 +161,6 @@ export function convertOrgDevice(resource: unknown, single?: object): Conversion
     resource,
     attributes,
     knownAttributes: KNOWN_ATTRIBUTES,
-    derivedProperties: DERIVED_PROPERTIES,
     properties,
     what: 'device',
     alsoFrom: isRecord(single) ? { name: 'orgDevice', resource: single } : undefined,

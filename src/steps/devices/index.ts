@@ -8,7 +8,7 @@ import { hasRelationship } from '../convert';
 import { RepeatGuard } from '../repeats';
 import { DataKeys, deviceKey, Entities, organizationKey, Relationships, Steps } from '../constants';
 import { droppedReason, SkipTally } from '../tally';
-import { isRecord } from '../values';
+import { isRecord, readString, readTime } from '../values';
 import { convertOrgDevice, keptSerial } from './converter';
 
 /** Least time between two progress lines, so a million-device walk logs a readable trickle. */
@@ -82,7 +82,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     const repeats = new RepeatGuard('GET /v1/orgDevices', 'devices');
     for await (const page of client.iterateOrgDevices()) {
       const releases = checkReleasedDevices
-        ? await findReleases(client, await firstListings(page.items, jobState), releaseUnknown)
+        ? await findReleases(client, await releaseCandidates(page.items, jobState), releaseUnknown)
         : undefined;
       let entities: Entity[] = [];
       let relationships: Relationship[] = [];
@@ -141,7 +141,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
     // Counted apart: the devices are in the graph, only their repeated records are not.
     repeated.report(logger, 'repeated device records');
     trimmed.report(logger, 'devices', 'kept without some attributes');
-    releaseUnknown.report(logger, 'devices', 'kept without knowing whether they were released');
+    releaseUnknown.report(logger, 'devices', 'kept, release unknown');
     await jobState.setData(DataKeys.DEVICE_COUNT, collected);
     const ofWhich = checkReleasedDevices ? ` (${released} released from the organization)` : '';
     logger.info(
@@ -155,9 +155,13 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
   },
 };
 
-const UNADDRESSABLE_REASON = 'their id is only dots, which no URL can address';
+const UNADDRESSABLE_REASON =
+  'the id and serial number are only dots, which no URL can address, so the device was not looked up';
 
-const RELEASE_UNKNOWN_REASON = 'Apple had no details for them (404 on the single-device GET)';
+const RELEASE_UNKNOWN_REASON = 'Apple had no details (404 on the single-device GET)';
+
+const UNREADABLE_DATE_REASON =
+  "the single-device GET gave a release date that could not be read (releasedFromOrgDateTime, in the device's raw data)";
 
 /** A record the walk will keep, and the serial number it is kept under. */
 interface Listing {
@@ -166,12 +170,23 @@ interface Listing {
 }
 
 /**
- * The records of a page the walk will keep: not skipped for want of a serial number, and not a
- * repeat of a device listed before, in this page or an earlier one. Only these are looked up one
- * by one: a repeated record was looked up (and counted released) a second time before (found by a
- * review: 104 released in the log, 103 in the graph).
+ * Whether the list shows a device as a released one would be: UNASSIGNED (a released device is
+ * never assigned) or without a status (null, missing or blank, as the reference allows: found by
+ * a review, such a device ended "unknown", unchecked). Read as the converter reads it, trimmed
+ * (found by a review: `" UNASSIGNED "` and `""` were not looked up).
  */
-async function firstListings(
+function mayBeReleased(item: OrgDevice): boolean {
+  const status = readString(isRecord(item.attributes) ? item.attributes.status : undefined);
+  return status === undefined || status === 'UNASSIGNED';
+}
+
+/**
+ * The records of a page that the walk will keep and that may be released devices: not skipped
+ * for want of a serial number, and not a repeat of a device listed before, in this page or an
+ * earlier one. Only these are looked up one by one: a repeated record was looked up (and counted
+ * released) a second time before (found by a review: 104 released in the log, 103 in the graph).
+ */
+async function releaseCandidates(
   items: OrgDevice[],
   jobState: { hasKey(key: string): boolean | Promise<boolean> },
 ): Promise<Listing[]> {
@@ -181,58 +196,59 @@ async function firstListings(
     const serial = keptSerial(item);
     if (serial === undefined || inPage.has(serial)) continue;
     inPage.add(serial);
-    if (!(await jobState.hasKey(deviceKey(serial)))) listings.push({ item, serial });
+    if (mayBeReleased(item) && !(await jobState.hasKey(deviceKey(serial)))) {
+      listings.push({ item, serial });
+    }
   }
   return listings;
 }
 
+/** Not a path segment a URL resolves away (`.`, `..`, percent-encoded or not). */
+function addressable(segment: unknown): segment is string {
+  return typeof segment === 'string' && segment.length > 0 && !/^\.+$/.test(segment);
+}
+
 /**
  * Looks up, with the single-device GET (the only answer that gives
- * `releasedFromOrgDateTime`), every device of the page that the list shows as
- * UNASSIGNED (a released device is never assigned) or without a status, by its id, or by the
- * serial number it is kept under when it has no id. The lookups share the
+ * `releasedFromOrgDateTime`), each candidate of the page by its id, or by the serial number it
+ * is kept under (which Apple's id is) when the id is missing or only dots: before, such a record
+ * was not looked up and so counted "not released" (found by a review). The lookups share the
  * client's pace and in-flight cap; a lookup that fails after its retries fails
  * the step, so no device is reported "not released" for want of an answer.
- * Answers the released devices' own answers, by their list record.
+ * Answers, by their list record, the answers that carry a release date.
  */
 async function findReleases(
   client: AbmClient,
-  listings: Listing[],
+  candidates: Listing[],
   unknown: SkipTally,
 ): Promise<Map<OrgDevice, OrgDevice>> {
-  // A device whose status the list leaves out (null or missing, as the reference allows) may be
-  // released as well: it is looked up too (found by a review: it ended "unknown", unchecked).
-  const unassigned = listings.filter(({ item }) => {
-    const status = isRecord(item.attributes) ? item.attributes.status : undefined;
-    return status === 'UNASSIGNED' || status === undefined || status === null;
-  });
-  // A record without an id is addressed by its serial number, which Apple's id is; before, it was
-  // not looked up and so counted "not released" (found by a review).
-  const addresses = unassigned.map(({ item, serial }) =>
-    typeof item.id === 'string' && item.id.length > 0 ? item.id : serial,
-  );
-  // A URL resolves the segments `.` and `..` away, percent-encoded or not: such an id would ask
-  // for another path (the device list itself), so it is not looked up (found by a review).
-  const addressable: Array<{ item: OrgDevice; address: string }> = [];
-  unassigned.forEach(({ item }, i) => {
-    if (/^\.+$/.test(addresses[i])) unknown.add(UNADDRESSABLE_REASON, addresses[i]);
-    else addressable.push({ item, address: addresses[i] });
-  });
+  const lookedUp: Array<{ item: OrgDevice; address: string }> = [];
+  for (const { item, serial } of candidates) {
+    // A URL resolves the segments `.` and `..` away: such an address would ask for another path
+    // (the device list itself), so it is not used (found by a review).
+    const address = addressable(item.id) ? item.id : addressable(serial) ? serial : undefined;
+    if (address === undefined) unknown.add(UNADDRESSABLE_REASON, serial);
+    else lookedUp.push({ item, address });
+  }
   const lookups = await Promise.allSettled(
-    addressable.map(({ address }) => client.getOrgDevice(address)),
+    lookedUp.map(({ address }) => client.getOrgDevice(address)),
   );
   const released = new Map<OrgDevice, OrgDevice>();
   lookups.forEach((lookup, i) => {
     if (lookup.status === 'rejected') return;
     const details = lookup.value;
     if (!details) {
-      unknown.add(RELEASE_UNKNOWN_REASON, addressable[i].address);
+      unknown.add(RELEASE_UNKNOWN_REASON, lookedUp[i].address);
       return;
     }
     const date = isRecord(details.attributes)
       ? details.attributes.releasedFromOrgDateTime
       : undefined;
-    if (typeof date === 'string' && date.length > 0) released.set(addressable[i].item, details);
+    if (date === undefined || date === null || date === '') return;
+    // A date the converter cannot read would leave the device "not released" without a word
+    // (found by a review): it is kept, with the answer in its raw data, and counted.
+    if (readTime(date) === undefined) unknown.add(UNREADABLE_DATE_REASON, lookedUp[i].address);
+    released.set(lookedUp[i].item, details);
   });
   const failed = lookups.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failed) throw failed.reason;

@@ -24,8 +24,6 @@ export interface MdmServerSummary {
   status?: string;
 }
 
-const DERIVED_PROPERTIES = new Set(['active']);
-
 /** Converts one `mdmServers` resource; total, like the device converter. */
 export function convertMdmServer(resource: unknown): Conversion {
   if (!isRecord(resource)) return { skipped: 'the MDM server record is not an object' };
@@ -64,8 +62,6 @@ export function convertMdmServer(resource: unknown): Conversion {
     resource,
     attributes,
     knownAttributes: KNOWN_ATTRIBUTES,
-    // `active` says what `status` does; an attribute of that name does not fill it.
-    derivedProperties: DERIVED_PROPERTIES,
     properties,
     what: 'MDM server',
   });
