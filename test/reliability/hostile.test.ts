@@ -25,11 +25,12 @@ import { createInvocationConfig } from '../../src';
 import { IntegrationConfig } from '../../src/config';
 import { MDM_SERVER_ATTRIBUTES, ORG_DEVICE_ATTRIBUTES } from '../../src/abm/types';
 import { REPEATED_ID_REASON, SEVERAL_SERVERS_REASON } from '../../src/steps/assignments';
-import { DUPLICATE_DEVICE_REASON } from '../../src/steps/devices';
+import { DUPLICATE_DEVICE_REASON, RELEASE_UNKNOWN_REASONS } from '../../src/steps/devices';
 import { EntitySchemas, Steps } from '../../src/steps/constants';
 import { SkipTally } from '../../src/steps/tally';
+import { isRecord } from '../../src/steps/values';
 import { collectWithEnv, CollectedGraph } from '../helpers/collect';
-import { fakeFetch } from '../helpers/fakeFetch';
+import { FakeHandler, fakeFetch } from '../helpers/fakeFetch';
 import { generateP256 } from '../helpers/keys';
 import { GeneratedFleet } from '../sandbox/fleet';
 import {
@@ -160,9 +161,9 @@ const server = fc.oneof(
   { weight: 1, arbitrary: hostileValue },
 );
 
-/** Serves `items` as a paged list at `path`, and a token; everything else 404s. */
-function serving(path: string, items: unknown[], pageSize: number) {
-  return fakeFetch((url) => {
+/** Serves `items` as a paged list at `path`, and a token; everything else `other` answers, or 404s. */
+function serving(path: string, items: unknown[], pageSize: number, other?: FakeHandler) {
+  return fakeFetch((url, init, call) => {
     if (url.pathname.endsWith('/auth/oauth2/token')) {
       return {
         body: { access_token: 'hostile-test-token', token_type: 'Bearer', expires_in: 3600 },
@@ -180,6 +181,7 @@ function serving(path: string, items: unknown[], pageSize: number) {
         },
       };
     }
+    if (other) return other(url, init, call);
     return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
   });
 }
@@ -371,6 +373,96 @@ describe('hostile API payloads through the steps', () => {
     expect(seen.entities).toBeGreaterThan(50);
     expect(seen.skips).toBeGreaterThan(50);
     expect(seen.trimmed).toBeGreaterThan(10);
+  });
+
+  it("devices with checkReleasedDevices: each kept device looked up at most once, the released count the graph's, every unknown counted", async () => {
+    const released = '2025-06-01T10:00:00Z';
+    const seen = { lookups: 0, released: 0, unknown: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(device, { maxLength: 30 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (items, pageSize) => {
+          skips.mockClear();
+          // The single-device GET answers by the address's length: released, not released, a
+          // date that cannot be read, or 404.
+          const fetch = serving('/orgDevices', items, pageSize, (url) => {
+            const id = decodeURIComponent(url.pathname.slice('/v1/orgDevices/'.length));
+            const answer = [released, undefined, 'someday', 404][id.length % 4];
+            if (answer === 404) return { status: 404, body: { errors: [{ status: '404' }] } };
+            const attributes = answer === undefined ? {} : { releasedFromOrgDateTime: answer };
+            return { body: { data: { type: 'orgDevices', id, attributes } } };
+          });
+          const info = jest.spyOn(IntegrationLogger.prototype, 'info');
+          const result = await executeStepWithDependencies({
+            stepId: Steps.DEVICES,
+            invocationConfig: invocation(fetch),
+            instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
+          });
+          const devices = result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE);
+          const calls = skips.mock.calls as Array<[string, string?]>;
+          const unknown = calls.filter(([reason]) =>
+            (RELEASE_UNKNOWN_REASONS as readonly string[]).includes(reason),
+          );
+          const skipped = calls.filter(
+            ([reason]) =>
+              !isTrimmed(reason) &&
+              !(RELEASE_UNKNOWN_REASONS as readonly string[]).includes(reason),
+          );
+          // One outcome per record still: an entity or a skip; a release unknown is an entity.
+          expect(devices.length + skipped.length).toBe(items.length);
+          // At most one lookup a device in the graph. The same address twice only for two
+          // devices whose records disagree (one's id another's serial number; Apple's id is the
+          // serial): each is looked up, as its record says.
+          const lookups = fetch.calls
+            .map((c) => c.url.pathname)
+            .filter((p) => p.startsWith('/v1/orgDevices/'));
+          const consistent = items.every(
+            (item) =>
+              !isRecord(item) ||
+              item.id === undefined ||
+              (isRecord(item.attributes) && item.id === item.attributes.serialNumber),
+          );
+          if (consistent) expect(new Set(lookups).size).toBe(lookups.length);
+          // Exactly the devices the list shows unassigned or without a status (as the entity's
+          // assignmentStatus says, read as the converter reads it) were looked up, or counted
+          // as having no address.
+          const candidates = devices.filter(
+            (d: Entity) => d.assignmentStatus === undefined || d.assignmentStatus === 'UNASSIGNED',
+          );
+          expect(lookups.length + unknown.filter(([r]) => r.includes('only dots')).length).toBe(
+            candidates.length,
+          );
+          // 404s and unreadable dates are each counted, by the address looked up.
+          const expectedUnknown = lookups
+            .map((p) => decodeURIComponent(p.slice('/v1/orgDevices/'.length)))
+            .filter((id) => id.length % 4 >= 2);
+          expect(
+            unknown
+              .filter(([r]) => !r.includes('only dots'))
+              .map(([, id]) => id)
+              .sort(),
+          ).toEqual(expectedUnknown.sort());
+          // The log's released count is the graph's.
+          const decommissioned = devices.filter((d: Entity) => d.status === 'decommissioned');
+          for (const d of decommissioned)
+            expect(d).toMatchObject({ active: false, releasedFromOrgOn: Date.parse(released) });
+          const messages = info.mock.calls.map((args: unknown[]) => String(args[args.length - 1]));
+          expect(messages).toContain(
+            `Collected ${devices.length} devices (${decommissioned.length} released from the organization).`,
+          );
+          info.mockRestore();
+          seen.lookups += lookups.length;
+          seen.released += decommissioned.length;
+          seen.unknown += unknown.length;
+        },
+      ),
+      { seed: 20261203, numRuns: 40 },
+    );
+    // Every outcome really happened: the property is not vacuous.
+    expect(seen.lookups).toBeGreaterThan(30);
+    expect(seen.released).toBeGreaterThan(5);
+    expect(seen.unknown).toBeGreaterThan(5);
   });
 
   it('MDM servers: each becomes a schema-valid entity or a counted skip; nothing throws', async () => {

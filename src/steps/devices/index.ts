@@ -163,6 +163,13 @@ const RELEASE_UNKNOWN_REASON = 'Apple had no details (404 on the single-device G
 const UNREADABLE_DATE_REASON =
   "the single-device GET gave a release date that could not be read (releasedFromOrgDateTime, in the device's raw data)";
 
+/** Why a device was kept without knowing whether it was released (`kept, release unknown`). */
+export const RELEASE_UNKNOWN_REASONS = [
+  UNADDRESSABLE_REASON,
+  RELEASE_UNKNOWN_REASON,
+  UNREADABLE_DATE_REASON,
+] as const;
+
 /** A record the walk will keep, and the serial number it is kept under. */
 interface Listing {
   item: OrgDevice;
