@@ -24,7 +24,9 @@ function spawnCli(args: string[]): ChildProcessWithoutNullStreams {
  */
 function stopChild(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   const closed = child.stdout.closed && child.stderr.closed;
-  if (closed && child.exitCode !== null) return Promise.resolve(child.exitCode);
+  // A child ended by a signal has no exit code, only a signal (found by a review: it hung).
+  const ended = child.exitCode !== null || child.signalCode !== null;
+  if (closed && ended) return Promise.resolve(child.exitCode);
   const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   child.kill('SIGTERM');
   return done;

@@ -85,11 +85,14 @@ export function keptSerial(resource: unknown): string | undefined {
 /**
  * Converts one `orgDevices` resource. Total: any input gives an entity or a
  * reason to skip it, never an exception. `single` is the device's own answer
- * (`GET /v1/orgDevices/{id}`) where it was looked up, for the release date
+ * (`GET /v1/orgDevices/{id}`) where it was looked up and gave a release date, the date
  * only that answer carries; it is kept in the raw data beside the list's record
- * (name `orgDevice`) rather than mixed into it.
+ * (name `orgDevice`) rather than mixed into it. `null` where the device was looked up and
+ * gave none: the lookup decides, and a release date in the list's own record is not read
+ * (found by a review: it was, so a device Apple's answer showed not released could be
+ * `decommissioned`). Undefined where it was not looked up: the list's record decides.
  */
-export function convertOrgDevice(resource: unknown, single?: object): Conversion {
+export function convertOrgDevice(resource: unknown, single?: object | null): Conversion {
   if (!isRecord(resource)) return { skipped: 'the device record is not an object' };
   const attributes = isRecord(resource.attributes) ? resource.attributes : {};
   const serial = readSerial(resource, attributes);
@@ -102,10 +105,11 @@ export function convertOrgDevice(resource: unknown, single?: object): Conversion
   const model = readString(attributes.deviceModel);
   const productType = readString(attributes.productType);
   const assignmentStatus = readString(attributes.status);
-  const releasedFromOrgOn = readTime(
-    (isRecord(single) && isRecord(single.attributes) ? single.attributes : attributes)
-      .releasedFromOrgDateTime,
-  );
+  const releaseSource =
+    single === null ? undefined : isRecord(single) ? single.attributes : attributes;
+  const releasedFromOrgOn = isRecord(releaseSource)
+    ? readTime(releaseSource.releasedFromOrgDateTime)
+    : undefined;
   const wifiMacAddress = readStringOrStrings(attributes.wifiMacAddress);
   const bluetoothMacAddress = readStringOrStrings(attributes.bluetoothMacAddress);
   const ethernetMacAddress = readStringArray(attributes.ethernetMacAddress);

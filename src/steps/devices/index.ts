@@ -156,7 +156,7 @@ export const devicesStep: IntegrationStep<IntegrationConfig> = {
 };
 
 const UNADDRESSABLE_REASON =
-  'the id and serial number are only dots, which no URL can address, so the device was not looked up';
+  'the serial number is only dots, which no URL can address, so the device was not looked up';
 
 const RELEASE_UNKNOWN_REASON = 'Apple had no details (404 on the single-device GET)';
 
@@ -210,54 +210,57 @@ async function releaseCandidates(
   return listings;
 }
 
-/** Not a path segment a URL resolves away (`.`, `..`, percent-encoded or not). */
-function addressable(segment: unknown): segment is string {
-  return typeof segment === 'string' && segment.length > 0 && !/^\.+$/.test(segment);
-}
-
 /**
- * Looks up, with the single-device GET (the only answer that gives
- * `releasedFromOrgDateTime`), each candidate of the page by its id, or by the serial number it
- * is kept under (which Apple's id is) when the id is missing or only dots: before, such a record
- * was not looked up and so counted "not released" (found by a review). The lookups share the
- * client's pace and in-flight cap; a lookup that fails after its retries fails
- * the step, so no device is reported "not released" for want of an answer.
- * Answers, by their list record, the answers that carry a release date.
+ * Looks up, with the single-device GET (the only answer that gives `releasedFromOrgDateTime`),
+ * each candidate of the page by the serial number it is kept under, which is the device's id in
+ * Apple's API. Before, a record was looked up by its `id` as given: one without an id was not
+ * looked up at all, a padded id was sent with its spaces, and a record whose id was another
+ * device's serial number had that device's answer attached (found by reviews). The lookups share
+ * the client's pace and in-flight cap; a lookup that fails after its retries fails the step, so
+ * no device is reported "not released" for want of an answer.
+ *
+ * Answers, by list record, what the converter reads the release from: the answer where it gives
+ * a release date, `null` where the device was looked up and the answer gave none (or there was
+ * none to give: a 404, an address no URL can carry), so that the lookup, not the list, decides.
  */
 async function findReleases(
   client: AbmClient,
   candidates: Listing[],
   unknown: SkipTally,
-): Promise<Map<OrgDevice, OrgDevice>> {
-  const lookedUp: Array<{ item: OrgDevice; address: string }> = [];
-  for (const { item, serial } of candidates) {
-    // A URL resolves the segments `.` and `..` away: such an address would ask for another path
-    // (the device list itself), so it is not used (found by a review).
-    const address = addressable(item.id) ? item.id : addressable(serial) ? serial : undefined;
-    if (address === undefined) unknown.add(UNADDRESSABLE_REASON, serial);
-    else lookedUp.push({ item, address });
+): Promise<Map<OrgDevice, OrgDevice | null>> {
+  const releases = new Map<OrgDevice, OrgDevice | null>();
+  const lookedUp: Listing[] = [];
+  for (const candidate of candidates) {
+    releases.set(candidate.item, null);
+    // A URL resolves the segments `.` and `..` away, percent-encoded or not: such an address
+    // would ask for another path (the device list itself), so it is not used (found by a review).
+    if (/^\.+$/.test(candidate.serial)) unknown.add(UNADDRESSABLE_REASON, candidate.serial);
+    else lookedUp.push(candidate);
   }
   const lookups = await Promise.allSettled(
-    lookedUp.map(({ address }) => client.getOrgDevice(address)),
+    lookedUp.map(({ serial }) => client.getOrgDevice(serial)),
   );
-  const released = new Map<OrgDevice, OrgDevice>();
   lookups.forEach((lookup, i) => {
     if (lookup.status === 'rejected') return;
+    const { item, serial } = lookedUp[i];
     const details = lookup.value;
     if (!details) {
-      unknown.add(RELEASE_UNKNOWN_REASON, lookedUp[i].address);
+      unknown.add(RELEASE_UNKNOWN_REASON, serial);
       return;
     }
     const date = isRecord(details.attributes)
       ? details.attributes.releasedFromOrgDateTime
       : undefined;
-    if (date === undefined || date === null || date === '') return;
+    // No date, as readString reads text: not released.
+    if (date === undefined || date === null || (typeof date === 'string' && !readString(date))) {
+      return;
+    }
     // A date the converter cannot read would leave the device "not released" without a word
     // (found by a review): it is kept, with the answer in its raw data, and counted.
-    if (readTime(date) === undefined) unknown.add(UNREADABLE_DATE_REASON, lookedUp[i].address);
-    released.set(lookedUp[i].item, details);
+    if (readTime(date) === undefined) unknown.add(UNREADABLE_DATE_REASON, serial);
+    releases.set(item, details);
   });
   const failed = lookups.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (failed) throw failed.reason;
-  return released;
+  return releases;
 }
