@@ -191,6 +191,18 @@ function invocation(fetch: ReturnType<typeof fakeFetch>): IntegrationInvocationC
   }) as unknown as IntegrationInvocationConfig;
 }
 
+/** The devices step, with its dependencies, against `fetch`, with checkReleasedDevices on. */
+function checkingReleases(fetch: ReturnType<typeof fakeFetch>) {
+  return executeStepWithDependencies({
+    stepId: Steps.DEVICES,
+    invocationConfig: invocation(fetch),
+    instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
+  });
+}
+
+/** Reasons the devices step counts a device kept without knowing whether it was released. */
+const RELEASE_UNKNOWN = new Set<string>(RELEASE_UNKNOWN_REASONS);
+
 function expectNoDuplicateKeys(objects: Array<{ _key: string }>): void {
   const keys = objects.map((o) => o._key);
   expect(new Set(keys).size).toBe(keys.length);
@@ -215,44 +227,31 @@ describe('hostile API payloads through the steps', () => {
     // Two to a page: R1 is listed again on the second page, as a page shifted by a new device
     // repeats the end of the one before; R2 comes without an id; E1's status is blank and W1's
     // padded; B1's release date cannot be read.
-    const pages = [
-      [device('R1', 'R1', 'UNASSIGNED'), device('N1', 'N1', 'ASSIGNED')],
-      [device('R1', 'R1', 'UNASSIGNED'), device(undefined, 'R2', 'UNASSIGNED')],
-      [device('E1', 'E1', ''), device('W1', 'W1', ' UNASSIGNED ')],
-      [device('B1', 'B1', 'UNASSIGNED')],
-    ];
-    const fetch = fakeFetch((url) => {
-      if (url.pathname.endsWith('/auth/oauth2/token')) {
-        return {
-          body: { access_token: 'hostile-test-token', token_type: 'Bearer', expires_in: 3600 },
-        };
-      }
-      if (url.pathname === '/v1/orgDevices') {
-        const page = Number(url.searchParams.get('cursor') ?? '0');
-        const more = page + 1 < pages.length;
-        return {
-          body: {
-            data: pages[page],
-            links: { self: url.href },
-            meta: { paging: { limit: 2, ...(more ? { nextCursor: String(page + 1) } : {}) } },
-          },
-        };
-      }
-      const id = /^\/v1\/orgDevices\/([^/]+)$/.exec(url.pathname)?.[1] ?? '';
-      if (['R1', 'R2', 'E1', 'W1', 'B1'].includes(id)) {
+    const fetch = serving(
+      '/orgDevices',
+      [
+        device('R1', 'R1', 'UNASSIGNED'),
+        device('N1', 'N1', 'ASSIGNED'),
+        device('R1', 'R1', 'UNASSIGNED'),
+        device(undefined, 'R2', 'UNASSIGNED'),
+        device('E1', 'E1', ''),
+        device('W1', 'W1', ' UNASSIGNED '),
+        device('B1', 'B1', 'UNASSIGNED'),
+      ],
+      2,
+      (url) => {
+        const id = url.pathname.slice('/v1/orgDevices/'.length);
+        if (!['R1', 'R2', 'E1', 'W1', 'B1'].includes(id)) {
+          return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
+        }
         const date = id === 'B1' ? '2025-13-45T99:00:00Z' : released;
         const record = device(id, id, 'UNASSIGNED');
         const attributes = { ...record.attributes, releasedFromOrgDateTime: date };
         return { body: { data: { ...record, attributes } } };
-      }
-      return { status: 404, body: { errors: [{ status: '404', code: 'NOT_FOUND' }] } };
-    });
+      },
+    );
     const info = jest.spyOn(IntegrationLogger.prototype, 'info');
-    const result = await executeStepWithDependencies({
-      stepId: Steps.DEVICES,
-      invocationConfig: invocation(fetch),
-      instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
-    });
+    const result = await checkingReleases(fetch);
     const devices = result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE);
     expect(devices.map((d: Entity) => [d.serial, d.status])).toEqual([
       ['R1', 'decommissioned'],
@@ -301,11 +300,7 @@ describe('hostile API payloads through the steps', () => {
         return { body: { data: { type: 'orgDevices', id: serial, attributes } } };
       },
     );
-    const result = await executeStepWithDependencies({
-      stepId: Steps.DEVICES,
-      invocationConfig: invocation(fetch),
-      instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
-    });
+    const result = await checkingReleases(fetch);
     const lookups = fetch.calls
       .map((c) => c.url.pathname)
       .filter((p) => p.startsWith('/v1/orgDevices/'));
@@ -329,11 +324,7 @@ describe('hostile API payloads through the steps', () => {
       [unassigned('.', 'SERIAL0001'), unassigned('..', '..'), unassigned('OK01', 'OK01')],
       10,
     );
-    const result = await executeStepWithDependencies({
-      stepId: Steps.DEVICES,
-      invocationConfig: invocation(fetch),
-      instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
-    });
+    const result = await checkingReleases(fetch);
     expect(result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE)).toHaveLength(
       3,
     );
@@ -433,20 +424,12 @@ describe('hostile API payloads through the steps', () => {
             return { body: { data: { type: 'orgDevices', id, attributes } } };
           });
           const info = jest.spyOn(IntegrationLogger.prototype, 'info');
-          const result = await executeStepWithDependencies({
-            stepId: Steps.DEVICES,
-            invocationConfig: invocation(fetch),
-            instanceConfig: { ...instanceConfig, checkReleasedDevices: true },
-          });
+          const result = await checkingReleases(fetch);
           const devices = result.collectedEntities.filter((e: Entity) => e._type === Types.DEVICE);
           const calls = skips.mock.calls as Array<[string, string?]>;
-          const unknown = calls.filter(([reason]) =>
-            (RELEASE_UNKNOWN_REASONS as readonly string[]).includes(reason),
-          );
+          const unknown = calls.filter(([reason]) => RELEASE_UNKNOWN.has(reason));
           const skipped = calls.filter(
-            ([reason]) =>
-              !isTrimmed(reason) &&
-              !(RELEASE_UNKNOWN_REASONS as readonly string[]).includes(reason),
+            ([reason]) => !isTrimmed(reason) && !RELEASE_UNKNOWN.has(reason),
           );
           // One outcome per record still: an entity or a skip; a release unknown is an entity.
           expect(devices.length + skipped.length).toBe(items.length);

@@ -1,4 +1,4 @@
-import { Entity, IntegrationStep, Relationship } from '@jupiterone/integration-sdk-core';
+import { Entity, IntegrationStep, JobState, Relationship } from '@jupiterone/integration-sdk-core';
 
 import { AbmClient, PAGE_LIMIT } from '../../abm/client';
 import { OrgDevice } from '../../abm/types';
@@ -195,7 +195,7 @@ function mayBeReleased(item: OrgDevice): boolean {
  */
 async function releaseCandidates(
   items: OrgDevice[],
-  jobState: { hasKey(key: string): boolean | Promise<boolean> },
+  jobState: Pick<JobState, 'hasKey'>,
 ): Promise<Listing[]> {
   const listings: Listing[] = [];
   const inPage = new Set<string>();
